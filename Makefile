@@ -1,0 +1,95 @@
+# imagegw — build, run, test.  See CONTRIBUTING.md and docs/testing.md.
+#   make            build build/imagegw (release, warnings as errors)
+#   make run        install what is missing, build, start lighttpd on PORT (8080)
+#   make test       unit tests + integration tests, all under ASan+UBSan
+#   make bench      benchmarks, printed as a table (docs/performance.md)
+#   make deps       install the Debian packages the build, tests and run need
+
+PORT ?= 8080
+CC ?= cc
+BUILD := build
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wno-format-nonliteral -Werror
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g $(WARN) -Icore -I$(BUILD)
+CFLAGS ?= -O2
+LIBS := -lfcgi -lcurl -lsqlite3 -lz -lcrypto -lpthread -lm
+
+SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
+
+CORE_SRC := $(sort $(wildcard core/*.c))
+FCGI_SRC := $(sort $(wildcard fcgi/*.c))
+SQL_FILES := $(sort $(wildcard sql/*.sql))
+GEN_SRC := $(BUILD)/gen/sql_migrations.c
+
+REL_CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/rel/%.o) $(BUILD)/rel/gen/sql_migrations.o
+REL_FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/rel/%.o)
+SAN_CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/sql_migrations.o
+SAN_FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/san/%.o)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
+
+.PHONY: all run test unit integration bench deps install clean san fmt fmt-check \
+        test-live fuzz valgrind
+all: $(BUILD)/imagegw
+
+# --- generated: the SQL migrations compiled into the binary -------------------
+$(GEN_SRC): $(SQL_FILES) tests/tools/sql2c.sh
+	@mkdir -p $(dir $@)
+	sh tests/tools/sql2c.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+
+# --- release build ------------------------------------------------------------
+# core/ never sees fcgi/ headers (core must not know about FastCGI).
+$(BUILD)/rel/core/%.o: core/%.c $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -c $< -o $@
+$(BUILD)/rel/fcgi/%.o: fcgi/%.c $(wildcard core/*.h fcgi/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -Ifcgi -c $< -o $@
+$(BUILD)/rel/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+$(BUILD)/rel/libcore.a: $(REL_CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/imagegw: $(REL_FCGI_OBJ) $(BUILD)/rel/libcore.a
+	$(CC) $(CFLAGS) -o $@ $(REL_FCGI_OBJ) $(BUILD)/rel/libcore.a $(LIBS)
+
+# --- sanitizer build (what make test runs) ------------------------------------
+$(BUILD)/san/core/%.o: core/%.c $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC san  $<"
+	@$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(BUILD)/san/fcgi/%.o: fcgi/%.c $(wildcard core/*.h fcgi/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  CC san  $<"
+	@$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Ifcgi -c $< -o $@
+$(BUILD)/san/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(BUILD)/san/libcore.a: $(SAN_CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/san/imagegw: $(SAN_FCGI_OBJ) $(BUILD)/san/libcore.a
+	$(CC) $(SAN_FLAGS) -o $@ $(SAN_FCGI_OBJ) $(BUILD)/san/libcore.a $(LIBS)
+san: $(BUILD)/san/imagegw
+
+# Unit tests include the module's .c (to reach static helpers) and link the rest
+# of core from the archive.
+$(BUILD)/san/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/san/libcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Itests/unit -Ifcgi -o $@ $< $(BUILD)/san/libcore.a $(LIBS)
+
+unit: $(UNIT_BIN)
+	@sh tests/tools/run-unit.sh $(UNIT_BIN)
+
+integration: $(BUILD)/san/imagegw $(BUILD)/imagegw
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw python3 -m pytest -q tests/integration
+
+test: unit integration
+
+clean:
+	rm -rf $(BUILD)

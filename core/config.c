@@ -1,0 +1,404 @@
+/* The configuration table and its loader.  Every key lives in config_keys[]
+ * once: its type, default, range, environment names and help text.  The
+ * loader, `imagegw config check` and docs/configuration.md all read it. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xalloc.h"
+
+enum config_type { CT_STRING, CT_SECRET, CT_INT, CT_LONG, CT_ENUM, CT_PATH, CT_URL };
+enum config_source { SRC_DEFAULT, SRC_FILE, SRC_ENV };
+
+struct config_key {
+	const char *name;
+	const char *alias_env; /* seed-compatible environment name, or NULL */
+	enum config_type type;
+	size_t offset;
+	const char *def;
+	long min, max;       /* CT_INT / CT_LONG range */
+	const char *choices; /* CT_ENUM: '|'-separated, case-insensitive */
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+
+static const struct config_key config_keys[] = {
+	{"data_dir", NULL, CT_PATH, OFF(data_dir), "./var", 0, 0, NULL,
+	 "Directory holding imagegw.db and the cache; created on first use. "
+	 "A relative path is taken from the working directory of the process."},
+	{"cache_dir", "CACHE_DIR", CT_PATH, OFF(cache_dir), "", 0, 0, NULL,
+	 "Directory for cached image blobs; empty means <data_dir>/cache."},
+	{"log_file", NULL, CT_PATH, OFF(log_file), "", 0, 0, NULL,
+	 "File the JSON log lines are appended to; empty means stderr (the web server's error log)."},
+	{"log_level", NULL, CT_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error",
+	 "Least severe level written."},
+	{"log_format", NULL, CT_ENUM, OFF(log_format), "json", 0, 0, "json|text",
+	 "json: one JSON object per line; text: a readable line for humans."},
+	{"base_path", NULL, CT_STRING, OFF(base_path), "", 0, 0, NULL,
+	 "URL prefix the gateway is mounted under on shared hosting, e.g. /imagegw; empty for the root."},
+	{"default_model", NULL, CT_STRING, OFF(default_model), "", 0, 0, NULL,
+	 "Model used when a request names none; empty means gemini-3-pro-image when a Gemini key "
+	 "is configured, else local-preview."},
+	{"max_prompt_chars", NULL, CT_INT, OFF(max_prompt_chars), "8000", 1, 1000000, NULL,
+	 "Longest prompt accepted, in characters (Unicode code points)."},
+	{"max_n", NULL, CT_INT, OFF(max_n), "10", 1, 10, NULL,
+	 "Largest n (images per request) accepted."},
+	{"max_body_bytes", NULL, CT_LONG, OFF(max_body_bytes), "1048576", 1024, 1073741824, NULL,
+	 "Largest JSON request body accepted, in bytes; larger bodies get 413."},
+	{"safety_threshold", "GEMINI_IMAGE_SAFETY_THRESHOLD", CT_ENUM, OFF(safety_threshold), "OFF",
+	 0, 0, "OFF|LOW|MEDIUM|HIGH",
+	 "Safety threshold sent to Gemini when a request sets none (OFF, LOW=BLOCK_ONLY_HIGH, "
+	 "MEDIUM=BLOCK_MEDIUM_AND_ABOVE, HIGH=BLOCK_LOW_AND_ABOVE)."},
+	{"default_image_size", NULL, CT_ENUM, OFF(default_image_size), "2K", 0, 0, "1K|2K|4K",
+	 "Resolution used when neither image_size, a model suffix, quality nor size decides it."},
+	{"gemini_base_url", "GEMINI_BASE_URL", CT_URL, OFF(gemini_base_url),
+	 "https://generativelanguage.googleapis.com", 0, 0, NULL,
+	 "Base URL of the Gemini API (tests point it at a local mock)."},
+	{"gemini_api_key", "GEMINI_API_KEY", CT_SECRET, OFF(gemini_api_key), "", 0, 0, NULL,
+	 "Gemini API key. Never logged or shown."},
+	{"gemini_api_keys", "GEMINI_API_KEYS", CT_SECRET, OFF(gemini_api_keys), "", 0, 0, NULL,
+	 "Comma-separated Gemini API keys; the first is used until the key pool arrives."},
+	{"gemini_pro_image_model", NULL, CT_STRING, OFF(gemini_pro_image_model),
+	 "gemini-3-pro-image-preview", 0, 0, NULL,
+	 "Upstream model id the gemini-3-pro-image family is sent to."},
+	{"upstream_timeout_seconds", NULL, CT_INT, OFF(upstream_timeout_seconds), "180", 1, 3600, NULL,
+	 "Longest one upstream call may take (4K images are slow). Keep the web server's timeout above it."},
+	{"upstream_connect_timeout_seconds", NULL, CT_INT, OFF(upstream_connect_timeout_seconds), "10",
+	 1, 300, NULL, "Longest the TCP+TLS connect to an upstream may take."},
+	{"retry_max", NULL, CT_INT, OFF(retry_max), "2", 0, 10, NULL,
+	 "Retries of one image after an upstream 500/503/504 or network failure."},
+	{"retry_backoff_ms", NULL, CT_INT, OFF(retry_backoff_ms), "500", 0, 60000, NULL,
+	 "First retry delay; each further retry doubles it."},
+};
+
+#define NKEYS (sizeof config_keys / sizeof config_keys[0])
+_Static_assert(sizeof config_keys / sizeof config_keys[0] <= CONFIG_MAX_KEYS,
+	       "raise CONFIG_MAX_KEYS");
+
+static char **str_field(struct config *cfg, const struct config_key *k)
+{
+	return (char **)((char *)cfg + k->offset);
+}
+
+static int enum_match(const char *choices, const char *v, char *canon, size_t canon_len)
+{
+	const char *p = choices;
+	size_t vlen = strlen(v);
+	while (*p) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+		if (n == vlen && strncasecmp(p, v, n) == 0) {
+			snprintf(canon, canon_len, "%.*s", (int)n, p);
+			return 0;
+		}
+		p += n + (bar ? 1 : 0);
+	}
+	return -1;
+}
+
+/* Stores one value for key k, validating it; on error appends a line to errs. */
+static int set_value(struct config *cfg, const struct config_key *k, const char *v,
+		     const char *origin, struct buf *errs)
+{
+	char canon[64];
+	char *end;
+	switch (k->type) {
+	case CT_INT:
+	case CT_LONG: {
+		errno = 0;
+		long n = strtol(v, &end, 10);
+		while (end && isspace((unsigned char)*end))
+			end++;
+		if (errno || end == v || *end || n < k->min || n > k->max) {
+			buf_printf(errs, "%s: %s = '%s' is not a whole number from %ld to %ld\n",
+				   origin, k->name, v, k->min, k->max);
+			return -1;
+		}
+		if (k->type == CT_INT)
+			*(int *)((char *)cfg + k->offset) = (int)n;
+		else
+			*(long *)((char *)cfg + k->offset) = n;
+		return 0;
+	}
+	case CT_ENUM:
+		if (enum_match(k->choices, v, canon, sizeof canon) != 0) {
+			buf_printf(errs, "%s: %s = '%s' is not one of %s\n", origin, k->name, v,
+				   k->choices);
+			return -1;
+		}
+		v = canon;
+		break;
+	case CT_URL:
+		if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+			buf_printf(errs, "%s: %s = '%s' must start with http:// or https://\n",
+				   origin, k->name, v);
+			return -1;
+		}
+		break;
+	default:
+		break;
+	}
+	char **f = str_field(cfg, k);
+	free(*f);
+	*f = xstrdup(v);
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static const struct config_key *find_key(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* The default config file: imagegw.conf beside the binary. */
+static char *default_config_path(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	struct buf b = BUF_INIT;
+	buf_append(&b, exe, (size_t)(slash - exe) + 1);
+	buf_puts(&b, "imagegw.conf");
+	return buf_detach(&b, NULL);
+}
+
+static int load_file(struct config *cfg, const char *path, int must_exist, struct buf *errs,
+		     struct buf *warns)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (!must_exist && errno == ENOENT)
+			return 0;
+		buf_printf(errs, "config file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	cfg->config_path = xstrdup(path);
+	char line[8192];
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof line, f)) {
+		lineno++;
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		char origin[4200];
+		snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+		if (!eq) {
+			buf_printf(errs, "%s: expected 'key = value'\n", origin);
+			rc = -1;
+			continue;
+		}
+		*eq = '\0';
+		char *key = trim(s), *val = trim(eq + 1);
+		size_t vl = strlen(val);
+		if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
+				(val[0] == '\'' && val[vl - 1] == '\''))) {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		const struct config_key *k = find_key(key);
+		if (!k) {
+			buf_printf(warns, "%s: unknown key '%s' ignored\n", origin, key);
+			continue;
+		}
+		if (set_value(cfg, k, val, origin, errs) != 0)
+			rc = -1;
+		else
+			cfg->source[k - config_keys] = SRC_FILE;
+	}
+	fclose(f);
+	return rc;
+}
+
+static int load_env(struct config *cfg, struct buf *errs)
+{
+	int rc = 0;
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		char envname[96];
+		snprintf(envname, sizeof envname, "IMAGEGW_");
+		for (size_t j = 0; k->name[j] && j + 9 < sizeof envname; j++) {
+			envname[8 + j] = (char)toupper((unsigned char)k->name[j]);
+			envname[9 + j] = '\0';
+		}
+		/* The seed-compatible alias first, so IMAGEGW_* wins when both are set. */
+		const char *names[2] = {k->alias_env, envname};
+		for (int n = 0; n < 2; n++) {
+			if (!names[n])
+				continue;
+			const char *v = getenv(names[n]);
+			if (!v)
+				continue;
+			char origin[128];
+			snprintf(origin, sizeof origin, "environment %s", names[n]);
+			if (set_value(cfg, k, v, origin, errs) != 0) {
+				rc = -1;
+				continue;
+			}
+			cfg->source[i] = SRC_ENV;
+			cfg->source_env[i] = k->alias_env && n == 0 ? k->alias_env : "IMAGEGW_*";
+		}
+	}
+	return rc;
+}
+
+/* Fills the derived fields: which Gemini key to use, the cache directory. */
+static void derive(struct config *cfg)
+{
+	free(cfg->gemini_key);
+	cfg->gemini_key = NULL;
+	if (cfg->gemini_api_key[0]) {
+		cfg->gemini_key = xstrdup(cfg->gemini_api_key);
+	} else if (cfg->gemini_api_keys[0]) {
+		const char *p = cfg->gemini_api_keys;
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, ", ");
+		if (n)
+			cfg->gemini_key = xstrndup(p, n);
+	}
+	cfg->gemini_configured = cfg->gemini_key != NULL;
+	if (!cfg->cache_dir[0]) {
+		struct buf b = BUF_INIT;
+		buf_printf(&b, "%s/cache", cfg->data_dir);
+		free(cfg->cache_dir);
+		cfg->cache_dir = buf_detach(&b, NULL);
+	}
+	size_t bl = strlen(cfg->base_path);
+	while (bl > 0 && cfg->base_path[bl - 1] == '/')
+		cfg->base_path[--bl] = '\0';
+}
+
+int config_load(struct config *cfg, struct buf *errs, struct buf *warns)
+{
+	memset(cfg, 0, sizeof *cfg);
+	struct buf ignore = BUF_INIT;
+	for (size_t i = 0; i < NKEYS; i++)
+		set_value(cfg, &config_keys[i], config_keys[i].def, "default", &ignore);
+	buf_free(&ignore);
+
+	int rc = 0;
+	const char *explicit_path = getenv("IMAGEGW_CONFIG");
+	if (explicit_path && *explicit_path) {
+		rc |= load_file(cfg, explicit_path, 1, errs, warns);
+	} else {
+		char *p = default_config_path();
+		if (p)
+			rc |= load_file(cfg, p, 0, errs, warns);
+		free(p);
+	}
+	rc |= load_env(cfg, errs);
+	if (cfg->base_path[0] && cfg->base_path[0] != '/') {
+		buf_printf(errs, "base_path = '%s' must start with '/'\n", cfg->base_path);
+		rc = -1;
+	}
+	derive(cfg);
+	return rc ? -1 : 0;
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		if (k->type != CT_INT && k->type != CT_LONG) {
+			free(*str_field(cfg, k));
+			*str_field(cfg, k) = NULL;
+		}
+	}
+	free(cfg->config_path);
+	free(cfg->gemini_key);
+	cfg->config_path = cfg->gemini_key = NULL;
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	fprintf(out, "# config file: %s\n", cfg->config_path ? cfg->config_path : "(none)");
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *src = cfg->source[i] == SRC_FILE ? "file"
+				  : cfg->source[i] == SRC_ENV ? "env"
+							      : "default";
+		char val[512];
+		if (k->type == CT_INT)
+			snprintf(val, sizeof val, "%d", *(const int *)((const char *)cfg + k->offset));
+		else if (k->type == CT_LONG)
+			snprintf(val, sizeof val, "%ld",
+				 *(const long *)((const char *)cfg + k->offset));
+		else {
+			const char *s = *(char *const *)((const char *)cfg + k->offset);
+			if (k->type == CT_SECRET && s[0])
+				snprintf(val, sizeof val, "**** (%zu chars)", strlen(s));
+			else
+				snprintf(val, sizeof val, "%s", s);
+		}
+		if (cfg->source[i] == SRC_ENV)
+			fprintf(out, "%s = %s    # %s %s\n", k->name, val, src,
+				strcmp(cfg->source_env[i], "IMAGEGW_*") == 0 ? "IMAGEGW_*"
+									  : cfg->source_env[i]);
+		else
+			fprintf(out, "%s = %s    # %s\n", k->name, val, src);
+	}
+}
+
+void config_print_docs(FILE *out)
+{
+	fprintf(out, "| key | environment | type | default | range | meaning |\n");
+	fprintf(out, "|---|---|---|---|---|---|\n");
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		char env[160], up[96];
+		size_t j;
+		for (j = 0; k->name[j] && j + 1 < sizeof up; j++)
+			up[j] = (char)toupper((unsigned char)k->name[j]);
+		up[j] = '\0';
+		if (k->alias_env)
+			snprintf(env, sizeof env, "`IMAGEGW_%s`, `%s`", up, k->alias_env);
+		else
+			snprintf(env, sizeof env, "`IMAGEGW_%s`", up);
+		static const char *const tnames[] = {"string", "secret", "integer", "integer",
+						     "choice", "path", "URL"};
+		char range[128] = "";
+		if (k->type == CT_INT || k->type == CT_LONG)
+			snprintf(range, sizeof range, "%ld – %ld", k->min, k->max);
+		else if (k->type == CT_ENUM) {
+			/* '|' would split the Markdown cell: list the choices with commas. */
+			size_t r = 0;
+			for (const char *c = k->choices; *c && r + 3 < sizeof range; c++) {
+				if (*c == '|') {
+					range[r++] = ',';
+					range[r++] = ' ';
+				} else {
+					range[r++] = *c;
+				}
+			}
+			range[r] = '\0';
+		}
+		fprintf(out, "| `%s` | %s | %s | %s%s%s | %s | %s |\n", k->name, env,
+			tnames[k->type], k->def[0] ? "`" : "", k->def[0] ? k->def : "(empty)",
+			k->def[0] ? "`" : "", range, k->help);
+	}
+}

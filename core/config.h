@@ -1,0 +1,57 @@
+/* Configuration: one table of every key (name, environment names, type,
+ * default, range, help), read from built-in defaults < config file < the
+ * environment.  See docs/configuration.md, generated from the table. */
+#ifndef IMAGEGW_CONFIG_H
+#define IMAGEGW_CONFIG_H
+#include <stdio.h>
+
+#include "buf.h"
+
+#define CONFIG_MAX_KEYS 48
+
+struct config {
+	/* files */
+	char *data_dir;
+	char *cache_dir;
+	char *log_file;
+	char *log_level;
+	char *log_format;
+	char *base_path;
+	/* requests */
+	char *default_model;
+	int max_prompt_chars;
+	int max_n;
+	long max_body_bytes;
+	char *safety_threshold;
+	char *default_image_size;
+	/* upstreams */
+	char *gemini_base_url;
+	char *gemini_api_key;
+	char *gemini_api_keys;
+	char *gemini_pro_image_model;
+	int upstream_timeout_seconds;
+	int upstream_connect_timeout_seconds;
+	int retry_max;
+	int retry_backoff_ms;
+
+	/* derived at load time, not keys */
+	char *config_path;     /* the file read, or NULL */
+	int gemini_configured; /* a Gemini key is present */
+	char *gemini_key;      /* the key used (first of the list) */
+	unsigned char source[CONFIG_MAX_KEYS];      /* enum config_source per key */
+	const char *source_env[CONFIG_MAX_KEYS];    /* env name that set it */
+};
+
+/* Loads defaults, then the file (IMAGEGW_CONFIG, else imagegw.conf beside the
+ * binary), then the environment.  On an invalid value returns -1 and writes
+ * the reasons (one per line) to errs; warnings (unknown keys) go to warns.
+ * The config owns its strings; free with config_free. */
+int config_load(struct config *cfg, struct buf *errs, struct buf *warns);
+void config_free(struct config *cfg);
+/* Prints the effective configuration with secrets masked and where each
+ * value came from (default, file, env NAME). */
+void config_print(const struct config *cfg, FILE *out);
+/* Prints the key table as Markdown (the body of docs/configuration.md). */
+void config_print_docs(FILE *out);
+
+#endif

@@ -1,0 +1,293 @@
+/* Running n images at once.  Each image is a slot with its own attempt count
+ * and retry time; all slots share the process's libcurl multi handle, so n=10
+ * costs about one upstream latency.  Every attempt logs one upstream event. */
+#include "generate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "gemini.h"
+#include "genreq.h"
+#include "hash.h"
+#include "image.h"
+#include "log.h"
+#include "model.h"
+#include "plan.h"
+#include "render.h"
+#include "upstream.h"
+#include "xalloc.h"
+
+enum slot_state { SLOT_WAITING, SLOT_RUNNING, SLOT_DONE };
+
+struct slot {
+	struct upstream_xfer x;
+	enum slot_state state;
+	int index;
+	long next_at; /* monotonic ms when a waiting slot may start */
+};
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Retry-After in whole seconds from RetryInfo, else the header, else 60. */
+static int quota_delay(const struct gemini_fault *f, const char *header)
+{
+	if (f->retry_delay >= 0)
+		return (int)ceil(f->retry_delay) > 0 ? (int)ceil(f->retry_delay) : 1;
+	if (header[0]) {
+		long v = strtol(header, NULL, 10);
+		if (v > 0)
+			return (int)v;
+	}
+	return 60;
+}
+
+/* Turns one finished attempt into the image or an error.  Returns 1 when the
+ * error is worth retrying (5xx, network failure). */
+static int classify(struct upstream_xfer *x, struct gen_image *img, struct gen_result *res)
+{
+	struct img_error *e = &img->err;
+	struct gemini_fault f;
+	err_clear(e);
+	e->upstream_status = (int)x->status;
+	res->upstream_status = (int)x->status;
+	if (x->fail == UPSTREAM_TIMEOUT) {
+		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
+			"The upstream did not answer within the timeout.");
+		return 0;
+	}
+	if (x->fail == UPSTREAM_TOO_LARGE) {
+		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answer was too large.");
+		return 0;
+	}
+	if (x->fail != UPSTREAM_OK) {
+		err_set(e, IMG_NETWORK_ERROR, NULL, "The upstream connection failed.");
+		return 1;
+	}
+	if (x->status == 200) {
+		struct gemini_answer a;
+		if (gemini_parse_answer(x->resp.data, x->resp.len, &a, e) == IMG_OK) {
+			img->bytes = a.image;
+			a.image = (struct buf)BUF_INIT;
+			img->mime = a.mime;
+			img->ext = a.ext;
+		}
+		gemini_answer_free(&a);
+		return 0;
+	}
+	gemini_parse_error((int)x->status, x->resp.data, x->resp.len, &f);
+	switch (x->status) {
+	case 429:
+		err_set(e, IMG_QUOTA_EXHAUSTED, NULL, "%s", err_info(IMG_QUOTA_EXHAUSTED)->message);
+		e->retry_after = quota_delay(&f, x->retry_after);
+		return 0;
+	case 401:
+	case 403:
+		err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
+		return 0;
+	case 400:
+		if (strcmp(f.reason, "API_KEY_INVALID") == 0) {
+			err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
+			return 0;
+		}
+		err_set(e, IMG_INVALID_REQUEST, NULL, "The upstream rejected the request: %.300s",
+			f.message[0] ? f.message : "no reason given");
+		return 0;
+	case 500:
+	case 502:
+	case 503:
+		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream failed (HTTP %ld%s%s).",
+			x->status, f.status[0] ? " " : "", f.status);
+		return 1;
+	case 504:
+		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
+			"The upstream gave up before the image was ready (HTTP 504).");
+		return 1;
+	default:
+		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answered HTTP %ld%s%.200s",
+			x->status, f.message[0] ? ": " : ".", f.message);
+		return 0;
+	}
+}
+
+static void log_attempt(const struct gen_plan *p, const struct slot *s,
+			const struct gen_image *img, const struct gen_result *res,
+			const char *request_id)
+{
+	struct log_event ev;
+	log_begin(&ev, img->err.code == IMG_OK ? LOG_INFO : LOG_WARN, "upstream");
+	log_str(&ev, "request_id", request_id);
+	log_str(&ev, "provider", res->provider);
+	log_str(&ev, "model", p->model.upstream);
+	log_str(&ev, "account", res->account);
+	log_int(&ev, "index", s->index);
+	log_int(&ev, "retry_count", img->attempts - 1);
+	if (s->x.status)
+		log_int(&ev, "upstream_status", s->x.status);
+	log_int(&ev, "duration_ms", s->x.elapsed_ms);
+	log_str(&ev, "resolution", p->image_size);
+	log_str(&ev, "aspect_ratio", p->aspect_ratio);
+	log_str(&ev, "finish_reason", img->err.finish_reason);
+	if (img->err.code != IMG_OK) {
+		const struct err_info *ei = err_info(img->err.code);
+		log_str(&ev, "error_code", ei->code);
+		log_str(&ev, "error_type", ei->error_type);
+		log_str(&ev, "category", ei->category);
+		if (s->x.fail != UPSTREAM_OK)
+			log_str(&ev, "detail", s->x.error);
+	} else {
+		log_int(&ev, "bytes", (long long)img->bytes.len);
+	}
+	log_end(&ev);
+}
+
+static void start_attempt(const struct config *cfg, const struct gen_plan *p,
+			  const struct gen_req *r, struct slot *s, struct gen_image *img)
+{
+	struct upstream_xfer *x = &s->x;
+	upstream_xfer_free(x);
+	buf_printf(&x->headers, "Content-Type: application/json\nx-goog-api-key: %s\n",
+		   cfg->gemini_key);
+	gemini_build_request(&x->body, p, r->has_seed, r->seed);
+	x->timeout_ms = cfg->upstream_timeout_seconds * 1000L;
+	x->connect_timeout_ms = cfg->upstream_connect_timeout_seconds * 1000L;
+	x->user = s;
+	img->attempts++;
+	s->state = SLOT_RUNNING;
+	upstream_start(x);
+}
+
+static void run_gemini(const struct config *cfg, const struct gen_plan *p,
+		       const struct gen_req *r, const char *request_id, struct gen_result *res)
+{
+	struct buf url = BUF_INIT;
+	gemini_url(&url, cfg->gemini_base_url, p->model.upstream);
+	struct slot *slots = xcalloc((size_t)p->n, sizeof *slots);
+	long t0 = now_ms();
+	for (int i = 0; i < p->n; i++) {
+		slots[i].index = i;
+		slots[i].x.url = url.data;
+		slots[i].next_at = t0;
+	}
+	int done = 0;
+	while (done < p->n) {
+		long now = now_ms(), next_wake = now + 1000;
+		for (int i = 0; i < p->n; i++) {
+			struct slot *s = &slots[i];
+			if (s->state == SLOT_WAITING && s->next_at <= now)
+				start_attempt(cfg, p, r, s, &res->images[i]);
+			else if (s->state == SLOT_WAITING && s->next_at < next_wake)
+				next_wake = s->next_at;
+		}
+		long wait = next_wake - now;
+		if (upstream_running() == 0) {
+			if (wait > 0)
+				sleep_ms(wait);
+			continue;
+		}
+		struct upstream_xfer *x = upstream_wait(wait > 0 ? wait : 0);
+		if (!x)
+			continue;
+		struct slot *s = x->user;
+		struct gen_image *img = &res->images[s->index];
+		int retry = classify(x, img, res);
+		log_attempt(p, s, img, res, request_id);
+		if (retry && img->attempts <= cfg->retry_max) {
+			/* Exponential backoff with up to 25 % jitter, so n slots that
+			 * failed together do not retry in lockstep. */
+			long base = (long)cfg->retry_backoff_ms << (img->attempts - 1);
+			unsigned char j = 0;
+			hash_random(&j, 1);
+			s->next_at = now_ms() + base + base * j / 1024;
+			s->state = SLOT_WAITING;
+			res->retry_count++;
+			continue;
+		}
+		s->state = SLOT_DONE;
+		img->generation_ms = now_ms() - t0;
+		done++;
+	}
+	for (int i = 0; i < p->n; i++)
+		upstream_xfer_free(&slots[i].x);
+	free(slots);
+	buf_free(&url);
+}
+
+/* The offline renderer: slot i of a prompt always gives the same picture. */
+static void run_local(const struct gen_plan *p, const struct gen_req *r, struct gen_result *res)
+{
+	int w = 512, h = 512;
+	if (model_ratio_dims(p->aspect_ratio, &w, &h) == 0) {
+		w /= 2; /* a preview: half the 1K size keeps it fast */
+		h /= 2;
+	}
+	for (int i = 0; i < p->n; i++) {
+		long t = now_ms();
+		struct buf seed_src = BUF_INIT;
+		unsigned char seed[32];
+		buf_printf(&seed_src, "%s\n%d\n%lld", p->revised_prompt, i,
+			   r->has_seed ? r->seed : 0LL);
+		hash_sha256(seed_src.data, seed_src.len, seed);
+		buf_free(&seed_src);
+		struct gen_image *img = &res->images[i];
+		render_png(&img->bytes, seed, w, h, "PREVIEW");
+		img->mime = image_sniff(img->bytes.data, img->bytes.len, &img->ext);
+		img->attempts = 1;
+		img->generation_ms = now_ms() - t;
+	}
+}
+
+enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
+			  const struct gen_req *r, const char *request_id,
+			  struct gen_result *res, struct img_error *e)
+{
+	memset(res, 0, sizeof *res);
+	res->n = p->n;
+	res->images = xcalloc((size_t)p->n, sizeof *res->images);
+	long t0 = now_ms();
+	if (p->model.provider == PROVIDER_LOCAL) {
+		res->provider = "local";
+		run_local(p, r, res);
+	} else {
+		res->provider = "gemini";
+		snprintf(res->account, sizeof res->account, "gemini-env-1");
+		run_gemini(cfg, p, r, request_id, res);
+	}
+	res->generation_ms = now_ms() - t0;
+	err_clear(e);
+	for (int i = 0; i < p->n; i++) {
+		struct gen_image *img = &res->images[i];
+		if (img->err.code == IMG_OK) {
+			res->succeeded++;
+		} else if (e->code == IMG_OK) {
+			*e = img->err;
+			snprintf(res->finish_reason, sizeof res->finish_reason, "%s",
+				 img->err.finish_reason);
+		}
+	}
+	if (res->succeeded > 0)
+		return IMG_OK;
+	return e->code;
+}
+
+void generate_result_free(struct gen_result *res)
+{
+	for (int i = 0; i < res->n && res->images; i++)
+		buf_free(&res->images[i].bytes);
+	free(res->images);
+	memset(res, 0, sizeof *res);
+}

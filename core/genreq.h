@@ -1,0 +1,39 @@
+/* A generation request as the gateway understands it: the JSON body of
+ * POST /v1/images/generations (SPEC 2.1) parsed and validated into a plain
+ * struct, each bad field reported by name. */
+#ifndef IMAGEGW_GENREQ_H
+#define IMAGEGW_GENREQ_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct config;
+
+struct gen_req {
+	char *prompt;
+	char *model;        /* NULL: the configured default */
+	int n;
+	char *size;         /* NULL, "auto", "WxH" or "W:H" (validated) */
+	char *aspect_ratio; /* NULL or "W:H" (validated syntax) */
+	char *image_size;   /* NULL or "1K"/"2K"/"4K" (canonical) */
+	char *quality;      /* NULL or lower-case choice */
+	char *style;        /* NULL or "vivid"/"natural" */
+	int response_url;   /* response_format=url */
+	int safety;         /* enum safety_level, or -1 when not given */
+	int has_seed;
+	long long seed;
+	char *user;
+	int no_store;       /* body "cache": false */
+};
+
+/* Parses and validates a JSON body.  Returns IMG_OK, or an error with the
+ * offending field in e->param.  The strings in r are owned by r: free with
+ * genreq_free (also after a failure). */
+enum img_err genreq_parse_json(const struct config *cfg, const char *body, size_t len,
+			       struct gen_req *r, struct img_error *e);
+void genreq_free(struct gen_req *r);
+/* Number of Unicode code points in valid UTF-8 text. */
+size_t genreq_utf8_chars(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,50 @@
+/* HTTP transfers to upstream image APIs on one libcurl multi handle that
+ * lives as long as the process (connections are reused across requests).
+ * Callers start transfers and collect them as they finish, so n images run
+ * in parallel and each can be retried on its own schedule. */
+#ifndef IMAGEGW_UPSTREAM_H
+#define IMAGEGW_UPSTREAM_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+enum upstream_fail { UPSTREAM_OK, UPSTREAM_TIMEOUT, UPSTREAM_NETWORK, UPSTREAM_TOO_LARGE };
+
+struct upstream_xfer {
+	/* set by the caller before upstream_start */
+	const char *url;
+	struct buf headers;   /* "Name: value\n" lines */
+	struct buf body;      /* POST body; empty = GET */
+	long timeout_ms;
+	long connect_timeout_ms;
+	size_t max_response;  /* 0 = 64 MiB */
+	void *user;           /* the caller's cookie */
+	/* results */
+	long status;          /* HTTP status; 0 when no response arrived */
+	struct buf resp;
+	char retry_after[32]; /* the Retry-After header, if any */
+	enum upstream_fail fail;
+	char error[256];      /* libcurl's message when fail != UPSTREAM_OK */
+	long elapsed_ms;
+	/* private */
+	void *easy;
+	void *slist;
+};
+
+/* Creates the process's multi handle (idempotent); 0 or -1. */
+int upstream_init(void);
+void upstream_cleanup(void);
+/* Starts a transfer; results arrive through upstream_wait.  0 or -1 (then
+ * x->fail and x->error are set and the transfer counts as finished now). */
+int upstream_start(struct upstream_xfer *x);
+/* Drives transfers for up to max_wait_ms and returns one that finished, or
+ * NULL if none did in that time (or none is running). */
+struct upstream_xfer *upstream_wait(long max_wait_ms);
+/* Number of transfers started and not yet returned by upstream_wait. */
+int upstream_running(void);
+/* Resets a transfer's result fields and frees its buffers (the request
+ * fields other than url and user are cleared too). */
+void upstream_xfer_free(struct upstream_xfer *x);
+
+#endif

@@ -1,0 +1,8 @@
+/* The operator's face: `imagegw <command> [args]`. */
+#ifndef IMAGEGW_CLI_H
+#define IMAGEGW_CLI_H
+
+/* Runs the command in argv[1..]; returns the process exit status. */
+int cli_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,61 @@
+/* The web face's view of one HTTP exchange: a request copied out of the
+ * FastCGI/CGI parameters (they die at FCGX_Finish_r), and a reply built in
+ * memory and written once, status and headers last (Fossil's cgi_reply). */
+#ifndef IMAGEGW_HTTP_H
+#define IMAGEGW_HTTP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/* How the request and reply reach the web server: FastCGI streams or the
+ * CGI process's environment, stdin and stdout. */
+struct http_io {
+	const char *(*param)(void *ctx, const char *name);
+	int (*read)(void *ctx, char *dst, int n); /* bytes read, 0 at end, <0 error */
+	int (*write)(void *ctx, const char *src, size_t n); /* 0 or -1 */
+	void *ctx;
+};
+
+struct http_request {
+	char method[16];
+	char *path;          /* routing path, base_path removed, e.g. /v1/models */
+	char *query;         /* without '?', "" if none */
+	char *remote_addr;
+	char *content_type;
+	char *cache_control;
+	char request_id[40];
+	long content_length; /* -1 when not given */
+	struct buf body;
+	int body_too_large;  /* over max_body_bytes: the body was discarded */
+};
+
+struct reply {
+	int status;
+	const char *content_type;
+	struct buf headers; /* extra "Name: value\r\n" lines */
+	struct buf body;
+};
+
+/* Copies what the gateway needs out of the parameters and reads the body,
+ * at most max_body bytes (more sets body_too_large).  base_path is removed
+ * from the path when present.  Free with http_request_free. */
+void http_request_read(struct http_request *rq, const struct http_io *io, long max_body,
+		       const char *base_path);
+void http_request_free(struct http_request *rq);
+
+void reply_init(struct reply *rp);
+void reply_free(struct reply *rp);
+/* Adds a header; values with CR or LF are refused (header injection). */
+void reply_header(struct reply *rp, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Throws away anything built so far and renders e as the SPEC section 4
+ * JSON envelope with its status (and Retry-After where it applies). */
+void reply_error(struct reply *rp, const struct img_error *e, const char *request_id);
+/* Writes status line, headers (Content-Type, Content-Length, X-Request-Id)
+ * and body.  Returns 0, or -1 when the web server went away. */
+int reply_send(const struct reply *rp, const struct http_io *io, const char *request_id,
+	       int head_only);
+
+#endif

@@ -1,0 +1,259 @@
+/* imagegw's entry point and its two faces (as Fossil has): a responder when
+ * started by a web server (stdin is a FastCGI socket, or CGI variables are
+ * set), or the operator's tool when given a command (`imagegw config check`). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "cli.h"
+#include "db.h"
+#include "hash.h"
+#include "log.h"
+#include "route.h"
+#include "upstream.h"
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* ---- the FastCGI and CGI transports ------------------------------------ */
+
+static const char *fcgi_param(void *ctx, const char *name)
+{
+	return FCGX_GetParam(name, ((FCGX_Request *)ctx)->envp);
+}
+
+static int fcgi_read(void *ctx, char *dst, int n)
+{
+	return FCGX_GetStr(dst, n, ((FCGX_Request *)ctx)->in);
+}
+
+static int fcgi_write(void *ctx, const char *src, size_t n)
+{
+	FCGX_Stream *out = ((FCGX_Request *)ctx)->out;
+	while (n > 0) {
+		int chunk = n > (1u << 30) ? 1 << 30 : (int)n;
+		if (FCGX_PutStr(src, chunk, out) != chunk)
+			return -1;
+		src += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+static const char *cgi_param(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static int cgi_read(void *ctx, char *dst, int n)
+{
+	(void)ctx;
+	ssize_t r = read(0, dst, (size_t)n);
+	return r < 0 ? -1 : (int)r;
+}
+
+static int cgi_write(void *ctx, const char *src, size_t n)
+{
+	(void)ctx;
+	while (n > 0) {
+		ssize_t w = write(1, src, n);
+		if (w <= 0)
+			return -1;
+		src += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* ---- one request -------------------------------------------------------- */
+
+static void log_request(const struct ctx *c, const struct reply *rp, long duration_ms)
+{
+	const struct req_log *l = &c->log;
+	struct log_event ev;
+	log_begin(&ev, rp->status >= 500 ? LOG_ERROR : LOG_INFO, "request");
+	log_str(&ev, "request_id", c->rq->request_id);
+	log_str(&ev, "method", c->rq->method);
+	log_str(&ev, "route", c->route);
+	log_int(&ev, "status", rp->status);
+	log_int(&ev, "duration_ms", duration_ms);
+	log_str(&ev, "model", l->model);
+	log_str(&ev, "provider", l->provider);
+	log_str(&ev, "resolution", l->resolution);
+	log_str(&ev, "aspect_ratio", l->aspect_ratio);
+	log_str(&ev, "quality", l->quality);
+	log_str(&ev, "style", l->style);
+	if (l->n)
+		log_int(&ev, "n", l->n);
+	log_str(&ev, "prompt_hash", l->prompt_hash);
+	log_str(&ev, "safety_threshold", l->safety);
+	log_str(&ev, "account", l->account);
+	if (l->provider && strcmp(l->provider, "gemini") == 0)
+		log_int(&ev, "retry_count", l->retry_count);
+	if (l->provider)
+		log_int(&ev, "generation_time_ms", l->generation_ms);
+	log_str(&ev, "cache", l->cache);
+	if (c->err.code != IMG_OK) {
+		const struct err_info *ei = err_info(c->err.code);
+		log_str(&ev, "error_code", ei->code);
+		log_str(&ev, "error_type", ei->error_type);
+		log_str(&ev, "category", ei->category);
+	}
+	if (l->upstream_status)
+		log_int(&ev, "upstream_status", l->upstream_status);
+	log_str(&ev, "finish_reason", l->finish_reason);
+	if (c->rq->remote_addr && c->rq->remote_addr[0]) {
+		char h[17];
+		hash_prompt16(c->rq->remote_addr, h);
+		char client[24];
+		snprintf(client, sizeof client, "ip:%.12s", h);
+		log_str(&ev, "client", client);
+	}
+	if (l->images)
+		log_int(&ev, "images", l->images);
+	log_int(&ev, "bytes", (long long)rp->body.len);
+	log_end(&ev);
+}
+
+static void serve_one(struct app *app, const struct http_io *io)
+{
+	long t0 = now_ms();
+	struct http_request rq;
+	struct reply rp;
+	struct ctx c;
+	memset(&c, 0, sizeof c);
+	http_request_read(&rq, io, app->cfg.max_body_bytes, app->cfg.base_path);
+	reply_init(&rp);
+	c.app = app;
+	c.rq = &rq;
+	c.rp = &rp;
+	enum img_err rc;
+	if (rq.body_too_large) {
+		c.route = rq.path;
+		rc = err_set(&c.err, IMG_PAYLOAD_TOO_LARGE, NULL,
+			     "The body is larger than %ld bytes.", app->cfg.max_body_bytes);
+	} else {
+		rc = route_dispatch(&c);
+	}
+	if (rc != IMG_OK)
+		reply_error(&rp, &c.err, rq.request_id);
+	reply_send(&rp, io, rq.request_id, strcmp(rq.method, "HEAD") == 0);
+	log_request(&c, &rp, now_ms() - t0);
+	reply_free(&rp);
+	http_request_free(&rq);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+/* One log message per line of text. */
+static void log_lines(enum log_level level, const char *text)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+		if (n)
+			log_msg(level, "config: %.*s", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
+/* Loads the config and opens the database.  A bad config is fatal (the
+ * gateway refuses to start); a database failure is logged and /healthz
+ * reports it, but image requests still work. */
+static int app_start(struct app *app)
+{
+	struct buf errs = BUF_INIT, warns = BUF_INIT;
+	log_default();
+	memset(app, 0, sizeof *app);
+	int rc = config_load(&app->cfg, &errs, &warns);
+	if (rc == 0)
+		log_open(&app->cfg);
+	log_lines(LOG_WARN, buf_cstr(&warns));
+	log_lines(LOG_ERROR, buf_cstr(&errs));
+	buf_free(&errs);
+	buf_free(&warns);
+	if (rc != 0) {
+		log_msg(LOG_ERROR, "invalid configuration: refusing to start "
+				   "(run 'imagegw config check')");
+		return -1;
+	}
+	app->db = db_open(&app->cfg, app->db_error, sizeof app->db_error);
+	if (!app->db)
+		log_msg(LOG_ERROR, "database unavailable: %s", app->db_error);
+	upstream_init();
+	return 0;
+}
+
+static void app_stop(struct app *app)
+{
+	db_close(app->db);
+	upstream_cleanup();
+	config_free(&app->cfg);
+	log_close();
+}
+
+static int run_fcgi(void)
+{
+	struct app app;
+	if (app_start(&app) != 0) {
+		config_free(&app.cfg);
+		return 1;
+	}
+	FCGX_Init();
+	FCGX_Request req;
+	FCGX_InitRequest(&req, 0, 0);
+	struct http_io io = {fcgi_param, fcgi_read, fcgi_write, &req};
+	while (FCGX_Accept_r(&req) >= 0) {
+		serve_one(&app, &io);
+		FCGX_Finish_r(&req);
+	}
+	app_stop(&app);
+	return 0;
+}
+
+static int run_cgi(void)
+{
+	struct app app;
+	struct http_io io = {cgi_param, cgi_read, cgi_write, NULL};
+	if (app_start(&app) != 0) {
+		/* Still answer the one request, so the client sees JSON, not a
+		 * web-server error page. */
+		struct reply rp;
+		struct img_error e;
+		reply_init(&rp);
+		err_set(&e, IMG_INTERNAL, NULL,
+			"The gateway's configuration is invalid; the operator should run "
+			"'imagegw config check'.");
+		reply_error(&rp, &e, "req_config");
+		reply_send(&rp, &io, "req_config", 0);
+		reply_free(&rp);
+		config_free(&app.cfg);
+		return 1;
+	}
+	serve_one(&app, &io);
+	app_stop(&app);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "fcgi") == 0)
+		return run_fcgi();
+	if (argc > 1 && strcmp(argv[1], "cgi") == 0)
+		return run_cgi();
+	if (argc > 1)
+		return cli_main(argc, argv);
+	if (!FCGX_IsCGI())
+		return run_fcgi();
+	if (getenv("GATEWAY_INTERFACE") || getenv("REQUEST_METHOD"))
+		return run_cgi();
+	return cli_main(argc, argv);
+}

@@ -1,0 +1,60 @@
+/* The route table and the per-request context every handler receives.  A
+ * handler parses the request into a plain struct, calls one core operation,
+ * and renders the result into c->rp; on failure it returns the error code
+ * (with c->err filled) and the dispatcher renders the JSON envelope. */
+#ifndef IMAGEGW_ROUTE_H
+#define IMAGEGW_ROUTE_H
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "err.h"
+#include "http.h"
+
+struct app {
+	struct config cfg;
+	sqlite3 *db;         /* NULL when the database could not be opened */
+	char db_error[256];
+};
+
+/* Fields a handler learns and the request log event reports (SPEC 7). */
+struct req_log {
+	char model[96];
+	const char *provider;
+	char resolution[4];
+	char aspect_ratio[8];
+	const char *quality;
+	const char *style;
+	int n;
+	char prompt_hash[17];
+	const char *safety;
+	char account[32];
+	int retry_count;
+	long generation_ms;
+	const char *cache;
+	int upstream_status;
+	char finish_reason[40];
+	int images;
+};
+
+struct ctx {
+	struct app *app;
+	struct http_request *rq;
+	struct reply *rp;
+	struct img_error err;
+	struct req_log log;
+	const char *route; /* the matched pattern, for logs */
+};
+
+typedef enum img_err (*route_fn)(struct ctx *c);
+
+/* Finds the handler for c->rq and runs it; unknown paths get 404, known
+ * paths with another method 405 with Allow. */
+enum img_err route_dispatch(struct ctx *c);
+
+/* Handlers, one file per resource. */
+enum img_err images_generations(struct ctx *c);
+enum img_err models_list(struct ctx *c);
+enum img_err health_get(struct ctx *c);
+
+#endif
