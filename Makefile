@@ -6,6 +6,8 @@
 #   make deps       install the Debian packages the build, tests and run need
 
 PORT ?= 8080
+# Debian's python3 (python3-pytest lives there, not in a pyenv one on PATH).
+PYTHON ?= /usr/bin/python3
 CC ?= cc
 BUILD := build
 
@@ -87,7 +89,7 @@ unit: $(UNIT_BIN)
 	@sh tests/tools/run-unit.sh $(UNIT_BIN)
 
 integration: $(BUILD)/san/imagegw $(BUILD)/imagegw
-	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw python3 -m pytest -q tests/integration
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw $(PYTHON) -m pytest -q tests/integration tests/mock
 
 test: unit integration
 

@@ -110,8 +110,10 @@ static enum img_err no_image(const struct json *cand, const char *text, const ch
 			finish[0] ? " (" : "", finish, finish[0] ? ")" : "",
 			text && text[0] ? ": " : ".");
 	else
-		err_set(e, code, NULL, "%s (%s)%s%.300s", err_info(code)->message, finish,
-			msg ? ": " : "", msg ? msg : "");
+		err_set(e, code, NULL, "The upstream %s (%s)%s%.300s",
+			code == IMG_SAFETY_BLOCKED ? "safety system blocked the image"
+						   : "blocked the image as possible recitation",
+			finish, msg ? ": " : ".", msg ? msg : "");
 	if (code == IMG_NO_IMAGE && text && text[0]) {
 		size_t l = strlen(e->message);
 		snprintf(e->message + l, sizeof e->message - l, "%.300s", text);

@@ -1,0 +1,239 @@
+"""Integration-test harness: a real lighttpd spawning the built imagegw binary
+(the ASan+UBSan build under `make test`) in front of the mock Gemini server.
+
+Fixtures:
+  mock      -- the mock Gemini upstream (tests/mock/mock_gemini.py), session-wide
+  gateway   -- lighttpd + imagegw configured for the mock, module-wide
+  make_gateway(settings, env) -- a factory for gateways with their own config
+
+Each gateway has its own run directory, data_dir and JSON log file; at teardown
+the harness fails the test run if a sanitizer report was written.
+"""
+import base64
+import glob
+import http.client as httpclient
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.environ.get("IMAGEGW_BIN", os.path.join(ROOT, "build", "imagegw"))
+MOCK = os.path.join(ROOT, "tests", "mock", "mock_gemini.py")
+RENDER = os.path.join(ROOT, "deploy", "lighttpd", "render.sh")
+WWW = os.path.join(ROOT, "deploy", "www")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-cased names
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+def http(port, method, path, body=None, headers=None, timeout=60):
+    """One HTTP/1.1 exchange; body may be bytes, str or a JSON-able object."""
+    conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    hdrs = dict(headers or {})
+    if body is not None and not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+        hdrs.setdefault("Content-Type", "application/json")
+    if isinstance(body, str):
+        body = body.encode()
+    conn.request(method, path, body=body, headers=hdrs)
+    r = conn.getresponse()
+    data = r.read()
+    out = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    conn.close()
+    return out
+
+
+class Mock:
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, MOCK, "--port", str(self.port), "--quiet"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def reset(self):
+        http(self.port, "POST", "/_mock/reset", b"")
+
+    def requests(self):
+        return http(self.port, "GET", "/_mock/requests").json()
+
+    def count(self):
+        return http(self.port, "GET", "/_mock/count").json()["count"]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Gateway:
+    """lighttpd + imagegw with a config file written from `settings`."""
+
+    def __init__(self, settings, env=None, max_procs=2):
+        self.dir = tempfile.mkdtemp(prefix="imagegw-it-")
+        self.port = free_port()
+        self.log_file = os.path.join(self.dir, "imagegw.log")
+        self.config = os.path.join(self.dir, "imagegw.conf")
+        self.asan_dir = os.path.join(self.dir, "asan")
+        os.makedirs(self.asan_dir)
+        conf = {"data_dir": os.path.join(self.dir, "var"), "log_file": self.log_file,
+                "log_level": "debug"}
+        conf.update(settings)
+        with open(self.config, "w") as f:
+            for k, v in conf.items():
+                f.write(f"{k} = {v}\n")
+        run_dir = os.path.join(self.dir, "run")
+        os.makedirs(run_dir)
+        self.error_log = os.path.join(self.dir, "lighttpd-error.log")
+        conf_path = subprocess.check_output(
+            ["sh", RENDER, run_dir, str(self.port), BIN, WWW, self.config,
+             str(max_procs), self.error_log], text=True).strip()
+        child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                     "ASAN_OPTIONS": f"log_path={self.asan_dir}/asan:detect_leaks=1:abort_on_error=0",
+                     "UBSAN_OPTIONS": f"log_path={self.asan_dir}/ubsan:print_stacktrace=1"}
+        child_env.update(env or {})
+        self.stderr = open(os.path.join(self.dir, "lighttpd.stderr"), "w")
+        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf_path], env=child_env,
+                                     stdout=self.stderr, stderr=self.stderr)
+        wait_port(self.port)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        return http(self.port, method, path, body, headers, timeout)
+
+    def post(self, path, body, headers=None, timeout=60):
+        return self.request("POST", path, body, headers, timeout)
+
+    def generate(self, timeout=60, headers=None, **fields):
+        return self.post("/v1/images/generations", fields, headers, timeout)
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, None, headers)
+
+    def log_events(self, event=None):
+        try:
+            with open(self.log_file) as f:
+                lines = [json.loads(l) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+        return [e for e in lines if event is None or e.get("event") == event]
+
+    def log_text(self):
+        try:
+            with open(self.log_file) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, predicate, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            hits = [e for e in self.log_events() if predicate(e)]
+            if hits:
+                return hits
+            time.sleep(0.05)
+        return []
+
+    def sanitizer_reports(self):
+        out = []
+        for path in glob.glob(os.path.join(self.asan_dir, "*")):
+            with open(path, errors="replace") as f:
+                out.append(f.read())
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+        reports = self.sanitizer_reports()
+        if not reports:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return reports
+
+
+def decode_image(item):
+    return base64.b64decode(item["b64_json"])
+
+
+@pytest.fixture(scope="session")
+def mock():
+    m = Mock()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def make_gateway():
+    made = []
+
+    def make(settings=None, env=None, max_procs=2):
+        g = Gateway(settings or {}, env, max_procs)
+        made.append(g)
+        return g
+    yield make
+    problems = []
+    for g in made:
+        problems += g.stop()
+    assert not problems, "sanitizer reports:\n" + "\n".join(problems)
+
+
+@pytest.fixture(scope="module")
+def gateway(mock):
+    g = Gateway({"gemini_base_url": mock.url, "gemini_api_key": "test-key-1",
+                 "retry_backoff_ms": 20, "upstream_timeout_seconds": 5}, max_procs=2)
+    yield g
+    problems = g.stop()
+    assert not problems, "sanitizer reports:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def _reset_mock(request):
+    if "mock" in request.fixturenames:
+        request.getfixturevalue("mock").reset()
