@@ -93,5 +93,17 @@ integration: $(BUILD)/san/imagegw $(BUILD)/imagegw
 
 test: unit integration
 
+bench: $(BUILD)/imagegw
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw $(PYTHON) tests/bench/bench.py
+
+deps:
+	@sh tests/tools/deps.sh
+
+# The first README command: install what is missing, build, start lighttpd.
+run:
+	@sh tests/tools/deps.sh --quick
+	@$(MAKE) --no-print-directory $(BUILD)/imagegw
+	@sh deploy/lighttpd/run.sh $(PORT)
+
 clean:
 	rm -rf $(BUILD)

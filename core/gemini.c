@@ -3,6 +3,7 @@
  * the image bytes are sniffed. */
 #include "gemini.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,18 +123,57 @@ static enum img_err no_image(const struct json *cand, const char *text, const ch
 	return code;
 }
 
+/* Points a at the image's base64 after checking it: canonical text is used
+ * as it is; anything else (whitespace, missing padding) is decoded and
+ * re-encoded.  The first bytes are decoded to sniff the real format. */
+static enum img_err take_image(const struct json *data, struct gemini_answer *a,
+			       struct img_error *e)
+{
+	a->b64 = data->str;
+	a->b64_len = data->str_len;
+	if (!b64_is_canonical(a->b64, a->b64_len)) {
+		struct buf bytes = BUF_INIT;
+		if (b64_decode(&bytes, data->str, data->str_len) != 0) {
+			buf_free(&bytes);
+			return err_set(e, IMG_UPSTREAM_ERROR, NULL,
+				       "The upstream image was not valid base64.");
+		}
+		b64_encode(&a->b64_fixed, bytes.data, bytes.len);
+		buf_free(&bytes);
+		a->b64 = a->b64_fixed.data;
+		a->b64_len = a->b64_fixed.len;
+	}
+	struct buf head = BUF_INIT;
+	b64_decode(&head, a->b64, a->b64_len < 24 ? a->b64_len : 24);
+	a->mime = image_sniff(head.data, head.len, &a->ext);
+	buf_free(&head);
+	if (!a->mime || a->b64_len < 24)
+		return err_set(e, IMG_UPSTREAM_ERROR, NULL,
+			       "The upstream returned bytes that are not a PNG, JPEG or WebP image.");
+	return IMG_OK;
+}
+
 enum img_err gemini_parse_answer(const char *body, size_t len, struct gemini_answer *a,
 				 struct img_error *e)
+{
+	struct buf copy = BUF_INIT;
+	buf_append(&copy, body, len);
+	enum img_err rc = gemini_parse_answer_inplace(copy.data, copy.len, a, e);
+	a->copy = copy;
+	return rc;
+}
+
+enum img_err gemini_parse_answer_inplace(char *body, size_t len, struct gemini_answer *a,
+					 struct img_error *e)
 {
 	memset(a, 0, sizeof *a);
 	err_clear(e);
 	struct json_error je;
-	struct json *root = json_parse(body, len, &je);
-	if (!root || root->type != JSON_OBJECT) {
-		json_free(root);
+	struct json *root = json_parse_inplace(body, len, &je);
+	a->tree = root;
+	if (!root || root->type != JSON_OBJECT)
 		return err_set(e, IMG_UPSTREAM_ERROR, NULL,
 			       "The upstream answer was not valid JSON.");
-	}
 	read_usage(root, a);
 
 	const struct json *fb = json_get(root, "promptFeedback");
@@ -161,20 +201,15 @@ enum img_err gemini_parse_answer(const char *body, size_t len, struct gemini_ans
 			text = t;
 	}
 
-	enum img_err rc = IMG_OK;
 	if (!img) {
-		if (block) {
-			snprintf(a->finish_reason, sizeof a->finish_reason, "%s", block);
-			err_set(e, IMG_SAFETY_BLOCKED, NULL,
-				"The prompt was blocked by the upstream safety system (%s).", block);
-			snprintf(e->finish_reason, sizeof e->finish_reason, "%s", block);
-			rc = IMG_SAFETY_BLOCKED;
-		} else {
-			rc = no_image(cand, text, a->finish_reason, e);
-		}
-		goto out;
+		if (!block)
+			return no_image(cand, text, a->finish_reason, e);
+		snprintf(a->finish_reason, sizeof a->finish_reason, "%s", block);
+		err_set(e, IMG_SAFETY_BLOCKED, NULL,
+			"The prompt was blocked by the upstream safety system (%s).", block);
+		snprintf(e->finish_reason, sizeof e->finish_reason, "%s", block);
+		return IMG_SAFETY_BLOCKED;
 	}
-	const struct json *data = json_get(img, "data");
 	const char *declared = json_get_str(img, "mimeType");
 	if (!declared)
 		declared = json_get_str(img, "mime_type");
@@ -182,30 +217,24 @@ enum img_err gemini_parse_answer(const char *body, size_t len, struct gemini_ans
 		      : declared && strcmp(declared, "image/jpeg") == 0 ? "image/jpeg"
 		      : declared && strcmp(declared, "image/webp") == 0 ? "image/webp"
 									 : "other";
-	if (b64_decode(&a->image, data->str, data->str_len) != 0) {
-		rc = err_set(e, IMG_UPSTREAM_ERROR, NULL,
-			     "The upstream image was not valid base64.");
-		goto out;
-	}
-	a->mime = image_sniff(a->image.data, a->image.len, &a->ext);
-	if (!a->mime)
-		rc = err_set(e, IMG_UPSTREAM_ERROR, NULL,
-			     "The upstream returned bytes that are not a PNG, JPEG or WebP image.");
-out:
-	json_free(root);
-	return rc;
+	return take_image(json_get(img, "data"), a, e);
 }
 
 void gemini_answer_free(struct gemini_answer *a)
 {
-	buf_free(&a->image);
+	json_free(a->tree);
+	buf_free(&a->b64_fixed);
+	buf_free(&a->copy);
+	a->tree = NULL;
+	a->b64 = NULL;
 }
 
 double gemini_parse_duration(const char *s)
 {
 	char *end;
 	double v = strtod(s, &end);
-	if (end == s || v < 0 || strcmp(end, "s") != 0)
+	/* "infs", "nans", "1e999s": strtod takes them, a cool-down cannot. */
+	if (end == s || !isfinite(v) || v < 0 || strcmp(end, "s") != 0)
 		return -1;
 	return v;
 }

@@ -12,12 +12,20 @@
 struct gen_plan;
 
 struct gemini_answer {
-	struct buf image;       /* decoded image bytes */
+	/* The image as canonical base64 (what b64_json answers carry); it points
+	 * into the parsed body, or into b64_fixed when the upstream's text had
+	 * to be re-encoded.  Valid until gemini_answer_free. */
+	const char *b64;
+	size_t b64_len;
 	const char *mime;       /* sniffed from the bytes: image/png, image/jpeg, image/webp */
 	const char *ext;        /* png, jpg, webp */
 	const char *declared;   /* the mimeType the upstream claimed (static copy) */
 	char finish_reason[40];
 	long prompt_tokens, output_tokens, image_tokens, thoughts_tokens, total_tokens;
+	/* private */
+	struct json *tree;
+	struct buf b64_fixed;
+	struct buf copy;
 };
 
 struct gemini_fault {
@@ -33,11 +41,16 @@ void gemini_url(struct buf *out, const char *base, const char *model);
 /* Appends the JSON request body for one image of the plan. */
 void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_seed,
 			  long long seed);
-/* Reads a 200 answer.  IMG_OK with the image in a->image; otherwise the SPEC
+/* Reads a 200 answer.  IMG_OK with the image in a->b64; otherwise the SPEC
  * 3.6 error (safety, recitation, no image) or IMG_UPSTREAM_ERROR for an answer
- * that is not valid.  Free a with gemini_answer_free in every case. */
+ * that is not valid.  Works on a copy of body.  Free a with gemini_answer_free
+ * in every case. */
 enum img_err gemini_parse_answer(const char *body, size_t len, struct gemini_answer *a,
 				 struct img_error *e);
+/* The same, parsing body in place (it is modified and must outlive a): saves
+ * copying multi-megabyte images. */
+enum img_err gemini_parse_answer_inplace(char *body, size_t len, struct gemini_answer *a,
+					 struct img_error *e);
 void gemini_answer_free(struct gemini_answer *a);
 /* Reads a Google error body; fields it lacks stay empty. */
 void gemini_parse_error(int http, const char *body, size_t len, struct gemini_fault *f);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "b64.h"
 #include "config.h"
 #include "gemini.h"
 #include "genreq.h"
@@ -80,9 +81,14 @@ static int classify(struct upstream_xfer *x, struct gen_image *img, struct gen_r
 	}
 	if (x->status == 200) {
 		struct gemini_answer a;
-		if (gemini_parse_answer(x->resp.data, x->resp.len, &a, e) == IMG_OK) {
-			img->bytes = a.image;
-			a.image = (struct buf)BUF_INIT;
+		if (gemini_parse_answer_inplace(x->resp.data, x->resp.len, &a, e) == IMG_OK) {
+			/* Keep whichever buffer holds the base64: no copy. */
+			struct buf *owner = a.b64 == a.b64_fixed.data ? &a.b64_fixed : &x->resp;
+			buf_free(&img->store);
+			img->store = *owner;
+			*owner = (struct buf)BUF_INIT;
+			img->b64 = a.b64;
+			img->b64_len = a.b64_len;
 			img->mime = a.mime;
 			img->ext = a.ext;
 		}
@@ -150,7 +156,7 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s,
 		if (s->x.fail != UPSTREAM_OK)
 			log_str(&ev, "detail", s->x.error);
 	} else {
-		log_int(&ev, "bytes", (long long)img->bytes.len);
+		log_int(&ev, "bytes", (long long)(img->b64_len / 4 * 3));
 	}
 	log_end(&ev);
 }
@@ -244,8 +250,13 @@ static void run_local(const struct gen_plan *p, const struct gen_req *r, struct 
 		hash_sha256(seed_src.data, seed_src.len, seed);
 		buf_free(&seed_src);
 		struct gen_image *img = &res->images[i];
-		render_png(&img->bytes, seed, w, h, "PREVIEW");
-		img->mime = image_sniff(img->bytes.data, img->bytes.len, &img->ext);
+		struct buf png = BUF_INIT;
+		render_png(&png, seed, w, h, "PREVIEW");
+		img->mime = image_sniff(png.data, png.len, &img->ext);
+		b64_encode(&img->store, png.data, png.len);
+		buf_free(&png);
+		img->b64 = img->store.data;
+		img->b64_len = img->store.len;
 		img->attempts = 1;
 		img->generation_ms = now_ms() - t;
 	}
@@ -287,7 +298,7 @@ enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
 void generate_result_free(struct gen_result *res)
 {
 	for (int i = 0; i < res->n && res->images; i++)
-		buf_free(&res->images[i].bytes);
+		buf_free(&res->images[i].store);
 	free(res->images);
 	memset(res, 0, sizeof *res);
 }

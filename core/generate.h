@@ -12,8 +12,13 @@ struct gen_plan;
 struct gen_req;
 
 struct gen_image {
-	struct buf bytes;
-	const char *mime; /* sniffed */
+	/* The image as canonical base64, as b64_json carries it.  It points into
+	 * store (often the whole upstream answer, kept to avoid copying
+	 * multi-megabyte strings); valid until generate_result_free. */
+	const char *b64;
+	size_t b64_len;
+	struct buf store;
+	const char *mime; /* sniffed from the bytes */
 	const char *ext;
 	struct img_error err; /* err.code == IMG_OK when this image exists */
 	int attempts;

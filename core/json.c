@@ -38,6 +38,7 @@ struct parser {
 	const char *text, *p, *end;
 	struct json_doc *doc;
 	struct json_error *err;
+	char *in_place; /* json_parse_inplace: the writable text, else NULL */
 };
 
 static struct chunk *chunk_new(size_t cap)
@@ -326,6 +327,16 @@ static int parse_string(struct parser *ps, char **out, size_t *out_len)
 
 	if (p < end && *p == '"') {
 		size_t n = (size_t)(p - s);
+		if (ps->in_place) {
+			/* Terminate the string where its closing quote was: no copy,
+			 * which matters for multi-megabyte base64 images. */
+			d = ps->in_place + (s - ps->text);
+			d[n] = '\0';
+			*out = d;
+			*out_len = n;
+			ps->p = p + 1;
+			return 0;
+		}
 		d = doc_alloc(ps->doc, n + 1, 1);
 		memcpy(d, s, n);
 		d[n] = '\0';
@@ -488,7 +499,21 @@ static int parse_scalar_or_open(struct parser *ps, struct json *node)
 
 enum parse_state { ST_VALUE, ST_KEY, ST_AFTER };
 
+static struct json *parse(const char *text, size_t len, char *in_place,
+			  struct json_error *err);
+
 struct json *json_parse(const char *text, size_t len, struct json_error *err)
+{
+	return parse(text, len, NULL, err);
+}
+
+struct json *json_parse_inplace(char *text, size_t len, struct json_error *err)
+{
+	return parse(text, len, text, err);
+}
+
+static struct json *parse(const char *text, size_t len, char *in_place,
+			  struct json_error *err)
 {
 	struct parser ps;
 	struct json *stack[JSON_MAX_DEPTH], *last[JSON_MAX_DEPTH];
@@ -501,6 +526,7 @@ struct json *json_parse(const char *text, size_t len, struct json_error *err)
 		text = "", len = 0;
 	doc->next_cap = CHUNK_MIN;
 	ps.text = ps.p = text;
+	ps.in_place = len ? in_place : NULL;
 	ps.end = text + len;
 	ps.doc = doc;
 	ps.err = err;

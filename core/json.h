@@ -36,6 +36,10 @@ struct json_error {
  * owns every node and string; the caller frees it with json_free.  On error
  * returns NULL and fills *err (err may be NULL). */
 struct json *json_parse(const char *text, size_t len, struct json_error *err);
+/* The same, but strings without escapes are left in text (their closing quote
+ * becomes a NUL) instead of copied: text is modified, must stay alive and
+ * unchanged as long as the tree, and is not valid JSON afterwards. */
+struct json *json_parse_inplace(char *text, size_t len, struct json_error *err);
 /* Frees a tree; root must be what json_parse returned (NULL is fine). */
 void json_free(struct json *root);
 

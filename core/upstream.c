@@ -3,6 +3,7 @@
  * timeouts and CURLOPT_NOSIGNAL (timeouts must never raise signals). */
 #include "upstream.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -79,6 +80,14 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *cookie)
 	/* A new status line (after a 100 Continue) starts a fresh header set. */
 	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
 		x->retry_after[0] = '\0';
+	/* Size the body buffer once from Content-Length (bounded by the cap). */
+	static const char cl[] = "content-length:";
+	if (n > sizeof cl && strncasecmp(p, cl, sizeof cl - 1) == 0) {
+		unsigned long long len = strtoull(p + sizeof cl - 1, NULL, 10);
+		size_t cap = x->max_response ? x->max_response : (size_t)64 << 20;
+		if (len > 0 && len <= cap)
+			buf_grow(&x->resp, (size_t)len);
+	}
 	return n;
 }
 
@@ -136,7 +145,13 @@ int upstream_start(struct upstream_xfer *x)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* Waiting to multiplex only pays over TLS, where ALPN settles HTTP/2 at
+	 * the handshake; over plain http (HTTP/1.1) it would hold every other
+	 * transfer of a cold process until the first answer is complete. */
+	if (strncmp(x->url, "https://", 8) == 0)
+		curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	/* Images arrive as multi-megabyte JSON: fewer, larger callbacks. */
+	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegw/" IMAGEGW_VERSION_STR);

@@ -128,6 +128,18 @@ void reply_free(struct reply *rp)
 	buf_free(&rp->body);
 }
 
+void reply_body_ref(struct reply *rp, const char *p, size_t n)
+{
+	if (rp->nrefs == REPLY_MAX_REFS) {
+		buf_append(&rp->body, p, n);
+		return;
+	}
+	struct reply_ref *r = &rp->refs[rp->nrefs++];
+	r->at = rp->body.len;
+	r->p = p;
+	r->n = n;
+}
+
 void reply_header(struct reply *rp, const char *name, const char *fmt, ...)
 {
 	char val[1024];
@@ -146,6 +158,7 @@ void reply_error(struct reply *rp, const struct img_error *e, const char *reques
 	/* Headers already added stay (Allow on a 405); handlers add success-only
 	 * headers after their operation succeeds. */
 	buf_reset(&rp->body);
+	rp->nrefs = 0;
 	rp->status = ei->http;
 	rp->content_type = "application/json";
 	struct buf *b = &rp->body;
@@ -193,18 +206,33 @@ static const char *status_text(int status)
 int reply_send(const struct reply *rp, const struct http_io *io, const char *request_id,
 	       int head_only)
 {
+	size_t total = rp->body.len;
+	for (int i = 0; i < rp->nrefs; i++)
+		total += rp->refs[i].n;
 	struct buf h = BUF_INIT;
 	buf_printf(&h, "Status: %d %s\r\n", rp->status, status_text(rp->status));
 	buf_printf(&h, "Content-Type: %s%s\r\n", rp->content_type,
 		   strncmp(rp->content_type, "application/json", 16) == 0 ? "; charset=utf-8" : "");
-	buf_printf(&h, "Content-Length: %zu\r\n", rp->body.len);
+	buf_printf(&h, "Content-Length: %zu\r\n", total);
 	buf_printf(&h, "X-Request-Id: %s\r\n", request_id);
 	buf_puts(&h, "X-Content-Type-Options: nosniff\r\n");
 	buf_append(&h, rp->headers.data, rp->headers.len);
 	buf_puts(&h, "\r\n");
 	int rc = io->write(io->ctx, h.data, h.len);
-	if (rc == 0 && !head_only && rp->body.len)
-		rc = io->write(io->ctx, rp->body.data, rp->body.len);
 	buf_free(&h);
+	if (head_only)
+		return rc;
+	/* The body: own bytes interleaved with the referenced pieces. */
+	size_t done = 0;
+	for (int i = 0; rc == 0 && i < rp->nrefs; i++) {
+		const struct reply_ref *r = &rp->refs[i];
+		if (r->at > done)
+			rc = io->write(io->ctx, rp->body.data + done, r->at - done);
+		done = r->at;
+		if (rc == 0 && r->n)
+			rc = io->write(io->ctx, r->p, r->n);
+	}
+	if (rc == 0 && rp->body.len > done)
+		rc = io->write(io->ctx, rp->body.data + done, rp->body.len - done);
 	return rc;
 }

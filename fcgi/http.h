@@ -31,11 +31,23 @@ struct http_request {
 	int body_too_large;  /* over max_body_bytes: the body was discarded */
 };
 
+/* A piece of the body kept outside rp->body (a large image that lives in
+ * another buffer until the reply is sent), spliced in at offset `at`. */
+struct reply_ref {
+	size_t at;
+	const char *p;
+	size_t n;
+};
+
+#define REPLY_MAX_REFS 16
+
 struct reply {
 	int status;
 	const char *content_type;
 	struct buf headers; /* extra "Name: value\r\n" lines */
 	struct buf body;
+	struct reply_ref refs[REPLY_MAX_REFS];
+	int nrefs;
 };
 
 /* Copies what the gateway needs out of the parameters and reads the body,
@@ -47,6 +59,9 @@ void http_request_free(struct http_request *rq);
 
 void reply_init(struct reply *rp);
 void reply_free(struct reply *rp);
+/* Appends p[0..n) to the body by reference (no copy) when a slot is free,
+ * else by copying.  p must stay valid until reply_send. */
+void reply_body_ref(struct reply *rp, const char *p, size_t n);
 /* Adds a header; values with CR or LF are refused (header injection). */
 void reply_header(struct reply *rp, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

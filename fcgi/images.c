@@ -4,12 +4,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "b64.h"
 #include "generate.h"
 #include "genreq.h"
 #include "json.h"
 #include "plan.h"
 #include "route.h"
+#include "xalloc.h"
 
 /* The resolved variant id for X-Imagegw-Model: family plus the resolution
  * and ratio actually used ("gemini-3-pro-image-4k-16x9"). */
@@ -36,8 +36,17 @@ static void note_plan(struct ctx *c, const struct gen_plan *p, const struct gen_
 	snprintf(l->aspect_ratio, sizeof l->aspect_ratio, "%s", p->aspect_ratio);
 	snprintf(l->prompt_hash, sizeof l->prompt_hash, "%s", p->prompt_hash);
 	l->provider = p->model.provider == PROVIDER_LOCAL ? "local" : "gemini";
-	l->quality = r->quality;
-	l->style = r->style;
+	/* The request log is written after the gen_req is freed: point at
+	 * static copies of the (already canonical) choice values. */
+	static const char *const choices[] = {"standard", "hd",   "low",   "medium", "high",
+					      "auto",     "vivid", "natural", NULL};
+	l->quality = l->style = NULL;
+	for (int i = 0; choices[i]; i++) {
+		if (r->quality && strcmp(r->quality, choices[i]) == 0)
+			l->quality = choices[i];
+		if (r->style && strcmp(r->style, choices[i]) == 0)
+			l->style = choices[i];
+	}
 	l->n = r->n;
 	l->safety = safety_name(p->safety);
 }
@@ -61,7 +70,7 @@ static void render_images(struct ctx *c, const struct gen_plan *p, const struct 
 		} else {
 			buf_puts(b, "\"b64_json\":\"");
 		}
-		b64_encode(b, img->bytes.data, img->bytes.len);
+		reply_body_ref(c->rp, img->b64, img->b64_len);
 		buf_puts(b, "\",\"revised_prompt\":");
 		json_put_cstr(b, p->revised_prompt);
 		buf_putc(b, '}');
@@ -86,13 +95,19 @@ static void render_images(struct ctx *c, const struct gen_plan *p, const struct 
 	buf_puts(b, "}\n");
 }
 
+static void free_result(void *arg)
+{
+	generate_result_free(arg);
+	free(arg);
+}
+
 enum img_err images_generations(struct ctx *c)
 {
 	struct gen_req r;
 	struct gen_plan p;
-	struct gen_result res;
+	/* The images stay alive until the reply is sent (reply_body_ref). */
+	struct gen_result *res = xcalloc(1, sizeof *res);
 	memset(&p, 0, sizeof p);
-	memset(&res, 0, sizeof res);
 	enum img_err rc = genreq_parse_json(&c->app->cfg, c->rq->body.data, c->rq->body.len, &r,
 					    &c->err);
 	if (rc != IMG_OK)
@@ -101,14 +116,14 @@ enum img_err images_generations(struct ctx *c)
 	if (rc != IMG_OK)
 		goto out;
 	note_plan(c, &p, &r);
-	rc = generate_run(&c->app->cfg, &p, &r, c->rq->request_id, &res, &c->err);
-	c->log.provider = res.provider;
-	snprintf(c->log.account, sizeof c->log.account, "%s", res.account);
-	c->log.retry_count = res.retry_count;
-	c->log.generation_ms = res.generation_ms;
-	c->log.upstream_status = res.upstream_status;
-	snprintf(c->log.finish_reason, sizeof c->log.finish_reason, "%s", res.finish_reason);
-	c->log.images = res.succeeded;
+	rc = generate_run(&c->app->cfg, &p, &r, c->rq->request_id, res, &c->err);
+	c->log.provider = res->provider;
+	snprintf(c->log.account, sizeof c->log.account, "%s", res->account);
+	c->log.retry_count = res->retry_count;
+	c->log.generation_ms = res->generation_ms;
+	c->log.upstream_status = res->upstream_status;
+	snprintf(c->log.finish_reason, sizeof c->log.finish_reason, "%s", res->finish_reason);
+	c->log.images = res->succeeded;
 	if (rc != IMG_OK)
 		goto out;
 	c->log.cache = r.no_store ? "bypass" : "miss";
@@ -119,9 +134,13 @@ enum img_err images_generations(struct ctx *c)
 	reply_header(c->rp, "X-Imagegw-Aspect-Ratio", "%s", p.aspect_ratio);
 	reply_header(c->rp, "X-Imagegw-Image-Size", "%s", p.image_size);
 	reply_header(c->rp, "Cache-Control", "no-store");
-	render_images(c, &p, &r, &res);
+	render_images(c, &p, &r, res);
+	c->after_send = free_result;
+	c->after_arg = res;
+	res = NULL;
 out:
-	generate_result_free(&res);
+	if (res)
+		free_result(res);
 	plan_free(&p);
 	genreq_free(&r);
 	return rc;

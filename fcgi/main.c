@@ -1,12 +1,14 @@
 /* imagegw's entry point and its two faces (as Fossil has): a responder when
  * started by a web server (stdin is a FastCGI socket, or CGI variables are
  * set), or the operator's tool when given a command (`imagegw config check`). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 
 #include "cli.h"
@@ -35,12 +37,52 @@ static int fcgi_read(void *ctx, char *dst, int n)
 	return FCGX_GetStr(dst, n, ((FCGX_Request *)ctx)->in);
 }
 
+/* Writes all of p, retrying short writes. */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Large pieces (images) bypass libfcgi's 8 KiB stream buffer: after flushing
+ * it, they go out as FCGI_STDOUT records of up to 64 KiB written straight to
+ * the connection, eight times fewer records and system calls for the web
+ * server to process.  The records are exactly what libfcgi would send. */
+static int fcgi_write_records(FCGX_Request *req, const char *src, size_t n)
+{
+	if (FCGX_FFlush(req->out) != 0)
+		return -1;
+	while (n > 0) {
+		size_t len = n > 65528 ? 65528 : n; /* a multiple of 8: no padding */
+		unsigned char h[8] = {FCGI_VERSION_1, FCGI_STDOUT,
+				      (unsigned char)(req->requestId >> 8),
+				      (unsigned char)req->requestId,
+				      (unsigned char)(len >> 8), (unsigned char)len, 0, 0};
+		if (write_all(req->ipcFd, (const char *)h, sizeof h) != 0 ||
+		    write_all(req->ipcFd, src, len) != 0)
+			return -1;
+		src += len;
+		n -= len;
+	}
+	return 0;
+}
+
 static int fcgi_write(void *ctx, const char *src, size_t n)
 {
-	FCGX_Stream *out = ((FCGX_Request *)ctx)->out;
+	FCGX_Request *req = ctx;
+	if (n >= 65536 && req->ipcFd >= 0)
+		return fcgi_write_records(req, src, n);
 	while (n > 0) {
 		int chunk = n > (1u << 30) ? 1 << 30 : (int)n;
-		if (FCGX_PutStr(src, chunk, out) != chunk)
+		if (FCGX_PutStr(src, chunk, req->out) != chunk)
 			return -1;
 		src += chunk;
 		n -= (size_t)chunk;
@@ -147,6 +189,8 @@ static void serve_one(struct app *app, const struct http_io *io)
 	if (rc != IMG_OK)
 		reply_error(&rp, &c.err, rq.request_id);
 	reply_send(&rp, io, rq.request_id, strcmp(rq.method, "HEAD") == 0);
+	if (c.after_send)
+		c.after_send(c.after_arg);
 	log_request(&c, &rp, now_ms() - t0);
 	reply_free(&rp);
 	http_request_free(&rq);

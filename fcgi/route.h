@@ -44,6 +44,10 @@ struct ctx {
 	struct img_error err;
 	struct req_log log;
 	const char *route; /* the matched pattern, for logs */
+	/* Run after the reply is sent: frees what reply_body_ref pieces point
+	 * into, and does short work that need not delay the client. */
+	void (*after_send)(void *arg);
+	void *after_arg;
 };
 
 typedef enum img_err (*route_fn)(struct ctx *c);

@@ -7,6 +7,6 @@ run_dir=$1 port=$2 bin=$3 www=$4 config=$5 procs=${6:-2} errlog=${7:-/dev/stderr
 mkdir -p "$run_dir/uploads"
 sed -e "s|@RUN_DIR@|$run_dir|g" -e "s|@PORT@|$port|g" -e "s|@BIN@|$bin|g" \
     -e "s|@WWW_DIR@|$www|g" -e "s|@CONFIG@|$config|g" -e "s|@MAX_PROCS@|$procs|g" \
-    -e "s|@ERROR_LOG@|$errlog|g" -e "s|@BIND@|127.0.0.1|g" \
+    -e "s|@ERROR_LOG@|$errlog|g" -e "s|@BIND@|${IMAGEGW_BIND:-127.0.0.1}|g" \
     "$here/imagegw.conf.in" > "$run_dir/lighttpd.conf"
 echo "$run_dir/lighttpd.conf"

@@ -1117,6 +1117,8 @@ class UnreadableBody(Exception):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Small replies must not wait for a delayed ACK (40 ms) between headers and body.
+    disable_nagle_algorithm = True
     timeout = IDLE_TIMEOUT
     server: "MockServer"
 

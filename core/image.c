@@ -1,0 +1,172 @@
+/* Image sniffing and header parsing.  Every read is bounds-checked against
+ * n because the bytes come from clients and upstreams (see tests/fuzz). */
+#include "image.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+enum image_kind { IMG_NONE, IMG_PNG, IMG_JPEG, IMG_WEBP };
+
+static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+static enum image_kind image_kind(const unsigned char *b, size_t n)
+{
+	if (n >= 8 && memcmp(b, png_sig, 8) == 0)
+		return IMG_PNG;
+	if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff)
+		return IMG_JPEG;
+	if (n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0)
+		return IMG_WEBP;
+	return IMG_NONE;
+}
+
+const char *image_sniff(const void *p, size_t n, const char **ext)
+{
+	static const char *const mime[] = {NULL, "image/png", "image/jpeg", "image/webp"};
+	static const char *const exts[] = {NULL, "png", "jpg", "webp"};
+	enum image_kind k = p ? image_kind(p, n) : IMG_NONE;
+
+	if (ext)
+		*ext = exts[k];
+	return mime[k];
+}
+
+static uint32_t be16(const unsigned char *b)
+{
+	return (uint32_t)b[0] << 8 | b[1];
+}
+
+static uint32_t be32(const unsigned char *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static uint32_t le16(const unsigned char *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8;
+}
+
+static uint32_t le24(const unsigned char *b)
+{
+	return le16(b) | (uint32_t)b[2] << 16;
+}
+
+static uint32_t le32(const unsigned char *b)
+{
+	return le24(b) | (uint32_t)b[3] << 24;
+}
+
+/* Signature, IHDR length (13), "IHDR", width, height. */
+static int png_dims(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h)
+{
+	if (n < 24 || be32(b + 8) != 13 || memcmp(b + 12, "IHDR", 4) != 0)
+		return -1;
+	*w = be32(b + 16);
+	*h = be32(b + 20);
+	return 0;
+}
+
+/* Walks the marker segments after SOI up to the first start-of-frame. */
+static int jpeg_dims(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h)
+{
+	size_t i = 2;
+
+	for (;;) {
+		if (i >= n || b[i] != 0xff)
+			return -1;
+		while (i < n && b[i] == 0xff) /* fill bytes */
+			i++;
+		if (i >= n)
+			return -1;
+		unsigned m = b[i++];
+		if (m == 0x01 || m == 0xd8 || (m >= 0xd0 && m <= 0xd7))
+			continue; /* TEM, SOI, RSTn: no length field */
+		if (m == 0x00 || m == 0xd9 || m == 0xda)
+			return -1; /* stuffed zero, EOI or scan data before any frame */
+		if (n - i < 2)
+			return -1;
+		size_t len = be16(b + i);
+		if (len < 2 || n - i < len)
+			return -1;
+		if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+			/* length(2) precision(1) lines(2) samples-per-line(2) ... */
+			if (len < 8)
+				return -1;
+			*h = be16(b + i + 3);
+			*w = be16(b + i + 5);
+			return 0;
+		}
+		i += len;
+	}
+}
+
+/* RIFF header (12 bytes), then the first chunk's fourcc at 12 and its
+ * payload from 20. */
+static int webp_dims(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h)
+{
+	if (n < 20)
+		return -1;
+	const unsigned char *c = b + 20;
+	if (memcmp(b + 12, "VP8 ", 4) == 0) {
+		/* 3-byte frame tag, start code 9d 01 2a, 14-bit dims + 2-bit scale. */
+		if (n < 30 || c[3] != 0x9d || c[4] != 0x01 || c[5] != 0x2a)
+			return -1;
+		if (c[0] & 1)
+			return -1; /* not a key frame */
+		*w = le16(c + 6) & 0x3fff;
+		*h = le16(c + 8) & 0x3fff;
+		return 0;
+	}
+	if (memcmp(b + 12, "VP8L", 4) == 0) {
+		/* Signature 0x2f, then width-1 and height-1 in 14 bits each,
+		 * an alpha hint bit and a 3-bit version that must be 0. */
+		if (n < 25 || c[0] != 0x2f)
+			return -1;
+		uint32_t v = le32(c + 1);
+		if (v >> 29)
+			return -1;
+		*w = (v & 0x3fff) + 1;
+		*h = ((v >> 14) & 0x3fff) + 1;
+		return 0;
+	}
+	if (memcmp(b + 12, "VP8X", 4) == 0) {
+		/* Flags(1) reserved(3), canvas width-1 and height-1 in 24 bits. */
+		if (n < 30)
+			return -1;
+		*w = le24(c + 4) + 1;
+		*h = le24(c + 7) + 1;
+		return 0;
+	}
+	return -1;
+}
+
+int image_dims(const void *p, size_t n, int *width, int *height)
+{
+	const unsigned char *b = p;
+	uint32_t w = 0, h = 0;
+	int rc = -1;
+
+	if (!p)
+		return -1;
+	switch (image_kind(b, n)) {
+	case IMG_PNG:
+		rc = png_dims(b, n, &w, &h);
+		break;
+	case IMG_JPEG:
+		rc = jpeg_dims(b, n, &w, &h);
+		break;
+	case IMG_WEBP:
+		rc = webp_dims(b, n, &w, &h);
+		break;
+	case IMG_NONE:
+		break;
+	}
+	if (rc < 0 || w == 0 || h == 0 || w > INT_MAX || h > INT_MAX)
+		return -1;
+	if (width)
+		*width = (int)w;
+	if (height)
+		*height = (int)h;
+	return 0;
+}

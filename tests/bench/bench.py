@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""imagegw benchmarks (`make bench`): prints a Markdown table.
+
+Every figure is a comparison inside one run (gateway vs. the same request
+straight to the mock, n=10 vs n=1), because these machines are noisy.
+Uses the release build (build/imagegw) behind a real lighttpd.
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
+os.environ.setdefault("IMAGEGW_BIN", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                  "build", "imagegw"))
+import conftest  # noqa: E402  (the integration harness: Mock, Gateway, http)
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))
+
+
+def timed(fn, rounds):
+    """Median and p90 wall time of fn() in ms, after a warm-up."""
+    for _ in range(min(10, rounds)):
+        fn()
+    samples = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.9) - 1]
+
+
+def keepalive_client(port):
+    conn = conftest.httpclient.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(method, path, body, headers):
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+        assert r.status == 200, (r.status, data[:300])
+        return data
+    return call
+
+
+def miss_overhead(mock, gw, label, prompt, rounds):
+    """Gateway miss path vs. the same generateContent call straight to the mock."""
+    import json
+    direct_body = json.dumps({
+        "contents": [{"role": "user", "parts": [{"text": prompt}]}],
+        "generationConfig": {"responseModalities": ["TEXT", "IMAGE"],
+                             "imageConfig": {"aspectRatio": "1:1", "imageSize": "2K"}},
+        "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "OFF"}]})
+    gw_body = json.dumps({"prompt": prompt, "model": "gemini-3-pro-image"})
+    direct = keepalive_client(mock.port)
+    via = keepalive_client(gw.port)
+    d_med, d_p90 = timed(lambda: direct(
+        "POST", "/v1beta/models/gemini-3-pro-image-preview:generateContent", direct_body,
+        {"Content-Type": "application/json", "x-goog-api-key": "bench"}), rounds)
+    g_med, g_p90 = timed(lambda: via("POST", "/v1/images/generations", gw_body,
+                                     {"Content-Type": "application/json"}), rounds)
+    return [(f"miss path, {label}: mock direct (median / p90)", f"{d_med:.2f} / {d_p90:.2f} ms"),
+            (f"miss path, {label}: through lighttpd+imagegw", f"{g_med:.2f} / {g_p90:.2f} ms"),
+            (f"miss path, {label}: gateway overhead (median)",
+             f"+{g_med - d_med:.2f} ms (ratio {g_med / d_med:.2f})")]
+
+
+def parallel(gw):
+    def run(n):
+        t = time.perf_counter()
+        r = gw.generate(prompt=f"parallel mock:delay=1 {time.time()}", n=n,
+                        model="gemini-3-pro-image")
+        assert r.status == 200 and len(r.json()["data"]) == n, r
+        return time.perf_counter() - t
+    one = statistics.median(run(1) for _ in range(3))
+    ten = statistics.median(run(10) for _ in range(3))
+    return [("n=1 wall time, mock delay 1 s", f"{one * 1000:.0f} ms"),
+            ("n=10 wall time, mock delay 1 s", f"{ten * 1000:.0f} ms"),
+            ("n=10 / n=1 (target <= 1.2)", f"{ten / one:.2f}")]
+
+
+def cold_start(binary, data_dir, rounds=50):
+    """One plain-CGI request, process start to exit (what a CGI-only host pays)."""
+    rows = []
+    for label, method, path, body in [
+            ("GET /healthz", "GET", "/healthz", b""),
+            ("POST generation, local-preview 1:1", "POST", "/v1/images/generations",
+             b'{"prompt":"cold start","model":"local-preview"}')]:
+        env = {"REQUEST_METHOD": method, "PATH_INFO": path, "GATEWAY_INTERFACE": "CGI/1.1",
+               "CONTENT_LENGTH": str(len(body)), "IMAGEGW_DATA_DIR": data_dir,
+               "IMAGEGW_LOG_LEVEL": "error", "PATH": "/usr/bin:/bin"}
+
+        def once():
+            p = subprocess.run([binary, "cgi"], input=body, env=env, capture_output=True)
+            assert p.stdout.startswith(b"Status: 200"), p.stdout[:200]
+        med, p90 = timed(once, rounds)
+        rows.append((f"cold start (plain CGI), {label}", f"{med:.1f} / {p90:.1f} ms"))
+    return rows
+
+
+def main():
+    binary = os.path.abspath(os.environ["IMAGEGW_BIN"])
+    if not os.path.exists(binary):
+        sys.exit(f"{binary} missing: run make first")
+    mock = conftest.Mock()
+    gw = conftest.Gateway({"gemini_base_url": mock.url, "gemini_api_key": "bench",
+                           "log_level": "warn"}, max_procs=2)
+    rows = []
+    try:
+        rows += miss_overhead(mock, gw, "tiny image", "bench tiny", ROUNDS)
+        rows += miss_overhead(mock, gw, "2 MB image", "bench big mock:bytes=2000000",
+                              max(20, ROUNDS // 5))
+        rows += parallel(gw)
+        rows += cold_start(binary, os.path.join(gw.dir, "var"))
+    finally:
+        gw.stop()
+        mock.stop()
+    width = max(len(r[0]) for r in rows)
+    print(f"\n| {'benchmark'.ljust(width)} | result |")
+    print(f"|{'-' * (width + 2)}|--------|")
+    for name, value in rows:
+        print(f"| {name.ljust(width)} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
