@@ -35,7 +35,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
 
 .PHONY: all run test unit integration bench deps install clean san fmt fmt-check \
-        test-live fuzz valgrind
+        test-live fuzz valgrind docs
 all: $(BUILD)/imagegw
 
 # --- generated: the SQL migrations compiled into the binary -------------------
@@ -92,6 +92,43 @@ integration: $(BUILD)/san/imagegw $(BUILD)/imagegw
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw $(PYTHON) -m pytest -q tests/integration tests/mock
 
 test: unit integration
+
+# Regenerates the key table in docs/configuration.md from core/config.c.
+docs: $(BUILD)/imagegw
+	@$(PYTHON) tests/tools/config_docs.py $(BUILD)/imagegw docs/configuration.md
+
+fmt:
+	clang-format -i $(CORE_SRC) $(FCGI_SRC) core/*.h fcgi/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c
+fmt-check:
+	@clang-format --dry-run --Werror $(CORE_SRC) $(FCGI_SRC) core/*.h fcgi/*.h \
+		tests/unit/*.c tests/unit/*.h tests/fuzz/*.c && echo "fmt-check: clean"
+
+# libFuzzer targets over the parsers that see untrusted bytes, each run for
+# FUZZ_RUNS iterations from its checked-in seed corpus.
+FUZZ_RUNS ?= 20000
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(GEN_SRC) $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -std=c11 -D_GNU_SOURCE -Icore -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(CORE_SRC) $(GEN_SRC) $(LIBS)
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+		name=$$(basename $$t | sed 's/^fuzz_//'); \
+		mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+		echo "fuzz $$name: $(FUZZ_RUNS) runs"; \
+		$$t -runs=$(FUZZ_RUNS) -max_len=8192 $(BUILD)/fuzz/corpus-$$name \
+			tests/fuzz/corpus/$$name 2>$(BUILD)/fuzz/$$name.log || \
+			{ tail -40 $(BUILD)/fuzz/$$name.log; exit 1; }; \
+	done; echo "fuzz: all targets clean"
+
+# The integration path under valgrind: the release binary behind lighttpd.
+valgrind: $(BUILD)/imagegw
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw IMAGEGW_VALGRIND=1 $(PYTHON) -m pytest -q \
+		tests/integration/test_basics.py tests/integration/test_upstream_failures.py
+
+# Real calls to Google (at most 2 images, 1K); never part of make test or CI.
+test-live: $(BUILD)/imagegw
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw $(PYTHON) -m pytest -q -rs tests/live
 
 bench: $(BUILD)/imagegw
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw $(PYTHON) tests/bench/bench.py

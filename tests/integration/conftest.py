@@ -126,9 +126,19 @@ class Gateway:
                 f.write(f"{k} = {v}\n")
         run_dir = os.path.join(self.dir, "run")
         os.makedirs(run_dir)
+        binary = BIN
+        if os.environ.get("IMAGEGW_VALGRIND"):
+            # `make valgrind`: every responder runs under memcheck; its reports
+            # land in asan_dir, where stop() collects them like sanitizer ones.
+            binary = os.path.join(self.dir, "imagegw-valgrind")
+            with open(binary, "w") as f:
+                f.write("#!/bin/sh\nexec valgrind -q --leak-check=full "
+                        "--errors-for-leak-kinds=definite --error-exitcode=99 "
+                        f"--log-file={self.asan_dir}/valgrind.%p {BIN} \"$@\"\n")
+            os.chmod(binary, 0o755)
         self.error_log = os.path.join(self.dir, "lighttpd-error.log")
         conf_path = subprocess.check_output(
-            ["sh", RENDER, run_dir, str(self.port), BIN, WWW, self.config,
+            ["sh", RENDER, run_dir, str(self.port), binary, WWW, self.config,
              str(max_procs), self.error_log], text=True).strip()
         child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                      "ASAN_OPTIONS": f"log_path={self.asan_dir}/asan:detect_leaks=1:abort_on_error=0",
@@ -176,11 +186,27 @@ class Gateway:
             time.sleep(0.05)
         return []
 
+    def stderr_text(self):
+        """What lighttpd and its imagegw children wrote to stderr (start-up
+        messages written before log_file is opened land here)."""
+        with open(os.path.join(self.dir, "lighttpd.stderr"), errors="replace") as f:
+            return f.read()
+
+    def error_log_text(self):
+        """lighttpd's own error log (backend spawn/exit notices)."""
+        try:
+            with open(self.error_log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
     def sanitizer_reports(self):
         out = []
         for path in glob.glob(os.path.join(self.asan_dir, "*")):
             with open(path, errors="replace") as f:
-                out.append(f.read())
+                text = f.read()
+            if text.strip():  # valgrind -q leaves empty logs when clean
+                out.append(f"{path}:\n{text}")
         return out
 
     def stop(self):
@@ -200,6 +226,53 @@ class Gateway:
 
 def decode_image(item):
     return base64.b64decode(item["b64_json"])
+
+
+# SPEC 4: code -> (HTTP status, type, category).
+ERROR_TABLE = {
+    "IMG_INVALID_REQUEST": (400, "invalid_request_error", "USER_ERROR"),
+    "IMG_INVALID_PROMPT": (400, "invalid_request_error", "USER_ERROR"),
+    "IMG_CONTENT_FILTERED": (400, "invalid_request_error", "USER_ERROR"),
+    "IMG_SAFETY_BLOCKED": (400, "invalid_request_error", "USER_ERROR"),
+    "IMG_RECITATION_BLOCKED": (400, "invalid_request_error", "USER_ERROR"),
+    "IMG_UNKNOWN_MODEL": (400, "invalid_request_error", "USER_ERROR"),
+    "IMG_UNAUTHORIZED": (401, "authentication_error", "USER_ERROR"),
+    "IMG_FORBIDDEN": (403, "permission_error", "USER_ERROR"),
+    "IMG_NOT_FOUND": (404, "invalid_request_error", "USER_ERROR"),
+    "IMG_PAYLOAD_TOO_LARGE": (413, "invalid_request_error", "USER_ERROR"),
+    "IMG_RATE_LIMITED": (429, "rate_limit_error", "USER_ERROR"),
+    "IMG_QUOTA_EXHAUSTED": (429, "rate_limit_error", "API_ERROR"),
+    "IMG_UPSTREAM_AUTH": (502, "api_error", "API_ERROR"),
+    "IMG_UPSTREAM_ERROR": (502, "api_error", "API_ERROR"),
+    "IMG_NO_IMAGE": (502, "api_error", "API_ERROR"),
+    "IMG_NETWORK_ERROR": (502, "api_error", "NETWORK_ERROR"),
+    "IMG_UPSTREAM_TIMEOUT": (504, "api_error", "NETWORK_ERROR"),
+    "IMG_INTERNAL": (500, "server_error", "SYSTEM_ERROR"),
+}
+ENVELOPE_KEYS = {"message", "type", "param", "code", "category", "remedy", "request_id"}
+_UNSET = object()
+
+
+def assert_error(r, code, param=_UNSET):
+    """Checks r is SPEC 4's envelope for `code` (status, type, category, the
+    seven keys, request_id == X-Request-Id) and, if given, `param`.
+    Returns the inner error object."""
+    status, etype, category = ERROR_TABLE[code]
+    assert r.status == status, r
+    assert (r.header("content-type") or "").startswith("application/json"), r.headers
+    body = r.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert set(err) == ENVELOPE_KEYS, err
+    assert err["code"] == code, err
+    assert err["type"] == etype, err
+    assert err["category"] == category, err
+    assert isinstance(err["message"], str) and err["message"].strip(), err
+    assert isinstance(err["remedy"], str) and err["remedy"].strip(), err
+    assert err["request_id"] and err["request_id"] == r.header("x-request-id"), (err, r.headers)
+    if param is not _UNSET:
+        assert err["param"] == param, err
+    return err
 
 
 @pytest.fixture(scope="session")
