@@ -41,7 +41,7 @@ all: $(BUILD)/imagegw
 # --- generated: the SQL migrations compiled into the binary -------------------
 $(GEN_SRC): $(SQL_FILES) tests/tools/sql2c.sh
 	@mkdir -p $(dir $@)
-	sh tests/tools/sql2c.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+	@sh tests/tools/sql2c.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
 
 # --- release build ------------------------------------------------------------
 # core/ never sees fcgi/ headers (core must not know about FastCGI).
@@ -55,11 +55,12 @@ $(BUILD)/rel/fcgi/%.o: fcgi/%.c $(wildcard core/*.h fcgi/*.h)
 	@$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -Ifcgi -c $< -o $@
 $(BUILD)/rel/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
+	@$(CC) $(BASE_CFLAGS) $(CFLAGS) -c $< -o $@
 $(BUILD)/rel/libcore.a: $(REL_CORE_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 $(BUILD)/imagegw: $(REL_FCGI_OBJ) $(BUILD)/rel/libcore.a
-	$(CC) $(CFLAGS) -o $@ $(REL_FCGI_OBJ) $(BUILD)/rel/libcore.a $(LIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $(REL_FCGI_OBJ) $(BUILD)/rel/libcore.a $(LIBS)
 
 # --- sanitizer build (what make test runs) ------------------------------------
 $(BUILD)/san/core/%.o: core/%.c $(wildcard core/*.h)
@@ -72,18 +73,20 @@ $(BUILD)/san/fcgi/%.o: fcgi/%.c $(wildcard core/*.h fcgi/*.h)
 	@$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Ifcgi -c $< -o $@
 $(BUILD)/san/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	@$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 $(BUILD)/san/libcore.a: $(SAN_CORE_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 $(BUILD)/san/imagegw: $(SAN_FCGI_OBJ) $(BUILD)/san/libcore.a
-	$(CC) $(SAN_FLAGS) -o $@ $(SAN_FCGI_OBJ) $(BUILD)/san/libcore.a $(LIBS)
+	@echo "  LD san  $@"
+	@$(CC) $(SAN_FLAGS) -o $@ $(SAN_FCGI_OBJ) $(BUILD)/san/libcore.a $(LIBS)
 san: $(BUILD)/san/imagegw
 
 # Unit tests include the module's .c (to reach static helpers) and link the rest
 # of core from the archive.
 $(BUILD)/san/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/san/libcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Itests/unit -Ifcgi -o $@ $< $(BUILD)/san/libcore.a $(LIBS)
+	@echo "  LD san  $@"
+	@$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) -Itests/unit -Ifcgi -o $@ $< $(BUILD)/san/libcore.a $(LIBS)
 
 unit: $(UNIT_BIN)
 	@sh tests/tools/run-unit.sh $(UNIT_BIN)

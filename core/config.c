@@ -355,10 +355,15 @@ void config_print(const struct config *cfg, FILE *out)
 			else
 				snprintf(val, sizeof val, "%s", s);
 		}
-		if (cfg->source[i] == SRC_ENV)
-			fprintf(out, "%s = %s    # %s %s\n", k->name, val, src,
-				strcmp(cfg->source_env[i], "IMAGEGW_*") == 0 ? "IMAGEGW_*"
-									  : cfg->source_env[i]);
+		if (cfg->source[i] == SRC_ENV && strcmp(cfg->source_env[i], "IMAGEGW_*") == 0) {
+			char up[96];
+			size_t j;
+			for (j = 0; k->name[j] && j + 1 < sizeof up; j++)
+				up[j] = (char)toupper((unsigned char)k->name[j]);
+			up[j] = '\0';
+			fprintf(out, "%s = %s    # %s IMAGEGW_%s\n", k->name, val, src, up);
+		} else if (cfg->source[i] == SRC_ENV)
+			fprintf(out, "%s = %s    # %s %s\n", k->name, val, src, cfg->source_env[i]);
 		else
 			fprintf(out, "%s = %s    # %s\n", k->name, val, src);
 	}

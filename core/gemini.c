@@ -37,7 +37,7 @@ void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_see
 	}
 	buf_putc(out, '}');
 	if (has_seed) { /* Gemini's seed is an int32: fold larger values into range */
-		if (seed < -2147483647LL || seed > 2147483647LL)
+		if (seed < -2147483647LL - 1 || seed > 2147483647LL)
 			seed = (long long)((unsigned long long)seed & 0x7fffffffULL);
 		buf_printf(out, ",\"seed\":%lld", seed);
 	}
@@ -65,7 +65,9 @@ static int in_list(const char *s, const char *const *list)
 static long num(const struct json *obj, const char *key)
 {
 	const struct json *v = json_get(obj, key);
-	return v && v->type == JSON_NUMBER ? (long)v->number : 0;
+	if (!v || v->type != JSON_NUMBER || !(v->number >= 0 && v->number < 1e15))
+		return 0; /* absent, negative or absurd counts are not usage */
+	return (long)v->number;
 }
 
 static void read_usage(const struct json *root, struct gemini_answer *a)

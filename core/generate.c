@@ -47,12 +47,12 @@ static void sleep_ms(long ms)
 /* Retry-After in whole seconds from RetryInfo, else the header, else 60. */
 static int quota_delay(const struct gemini_fault *f, const char *header)
 {
-	if (f->retry_delay >= 0)
-		return (int)ceil(f->retry_delay) > 0 ? (int)ceil(f->retry_delay) : 1;
+	if (f->retry_delay >= 0) /* capped at a day: the value is the upstream's */
+		return f->retry_delay > 86400 ? 86400 : f->retry_delay < 1 ? 1 : (int)ceil(f->retry_delay);
 	if (header[0]) {
 		long v = strtol(header, NULL, 10);
 		if (v > 0)
-			return (int)v;
+			return v > 86400 ? 86400 : (int)v;
 	}
 	return 60;
 }

@@ -499,20 +499,20 @@ static int parse_scalar_or_open(struct parser *ps, struct json *node)
 
 enum parse_state { ST_VALUE, ST_KEY, ST_AFTER };
 
-static struct json *parse(const char *text, size_t len, char *in_place,
+static struct json *parse_doc(const char *text, size_t len, char *in_place,
 			  struct json_error *err);
 
 struct json *json_parse(const char *text, size_t len, struct json_error *err)
 {
-	return parse(text, len, NULL, err);
+	return parse_doc(text, len, NULL, err);
 }
 
 struct json *json_parse_inplace(char *text, size_t len, struct json_error *err)
 {
-	return parse(text, len, text, err);
+	return parse_doc(text, len, text, err);
 }
 
-static struct json *parse(const char *text, size_t len, char *in_place,
+static struct json *parse_doc(const char *text, size_t len, char *in_place,
 			  struct json_error *err)
 {
 	struct parser ps;
