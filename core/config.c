@@ -34,7 +34,7 @@ static const struct config_key config_keys[] = {
 	 "Directory holding imagegw.db and the cache; created on first use. "
 	 "A relative path is taken from the working directory of the process."},
 	{"cache_dir", "CACHE_DIR", CT_PATH, OFF(cache_dir), "", 0, 0, NULL,
-	 "Directory for cached image blobs; empty means <data_dir>/cache."},
+	 "Directory for cached image blobs; empty means the cache folder inside data_dir."},
 	{"log_file", NULL, CT_PATH, OFF(log_file), "", 0, 0, NULL,
 	 "File the JSON log lines are appended to; empty means stderr (the web server's error log)."},
 	{"log_level", NULL, CT_ENUM, OFF(log_level), "info", 0, 0, "debug|info|warn|error",
@@ -213,7 +213,14 @@ static int load_file(struct config *cfg, const char *path, int must_exist, struc
 			continue;
 		}
 		*eq = '\0';
-		char *key = trim(s), *val = trim(eq + 1);
+		char *key = trim(s), *val = eq + 1;
+		/* A '#' after white space starts a comment, as on a line of its own. */
+		for (char *h = strchr(val, '#'); h; h = strchr(h + 1, '#'))
+			if (h > val && isspace((unsigned char)h[-1])) {
+				*h = '\0';
+				break;
+			}
+		val = trim(val);
 		size_t vl = strlen(val);
 		if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
 				(val[0] == '\'' && val[vl - 1] == '\''))) {
@@ -251,7 +258,7 @@ static int load_env(struct config *cfg, struct buf *errs)
 			if (!names[n])
 				continue;
 			const char *v = getenv(names[n]);
-			if (!v)
+			if (!v || !*v) /* set but empty counts as unset */
 				continue;
 			char origin[128];
 			snprintf(origin, sizeof origin, "environment %s", names[n]);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 #include "buf.h"
 #include "config.h"
 #include "log.h"
@@ -22,6 +24,11 @@ static struct {
 	const char *sql; /* compared by address: SQL is always a literal */
 	sqlite3_stmt *st;
 } stmt_cache[STMT_CACHE];
+
+const char *db_library_version(void)
+{
+	return sqlite3_libversion();
+}
 
 int db_schema_version(void)
 {
@@ -167,6 +174,31 @@ sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql)
 	stmt_cache[free_slot].sql = sql;
 	stmt_cache[free_slot].st = st;
 	return st;
+}
+
+int db_check(sqlite3 *db)
+{
+	sqlite3_stmt *st = db ? db_stmt(db, "SELECT count(*) FROM meta") : NULL;
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st) == SQLITE_ROW ? 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+int db_meta_get(sqlite3 *db, const char *key, char *out, size_t out_len)
+{
+	sqlite3_stmt *st = db ? db_stmt(db, "SELECT value FROM meta WHERE key = :key") : NULL;
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":key"), key, -1, SQLITE_STATIC);
+	int rc = -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(out, out_len, "%s", (const char *)sqlite3_column_text(st, 0));
+		rc = 0;
+	}
+	sqlite3_reset(st);
+	return rc;
 }
 
 int db_begin(sqlite3 *db)

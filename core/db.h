@@ -6,22 +6,30 @@
 
 #include <stddef.h>
 
-#include <sqlite3.h>
-
+/* sqlite3.h's types, named without including it: fcgi/ uses this module but
+ * knows nothing of SQL. */
+struct sqlite3;
+struct sqlite3_stmt;
 struct config;
 
 /* Creates data_dir and the cache directory if missing, opens and migrates
  * the database.  Returns the handle or NULL with a reason in err. */
-sqlite3 *db_open(const struct config *cfg, char *err, size_t err_len);
-void db_close(sqlite3 *db);
+struct sqlite3 *db_open(const struct config *cfg, char *err, size_t err_len);
+void db_close(struct sqlite3 *db);
 /* The statement for a literal SQL string, prepared once and reset for reuse;
  * NULL on error (logged).  Do not finalize it. */
-sqlite3_stmt *db_stmt(sqlite3 *db, const char *sql);
+struct sqlite3_stmt *db_stmt(struct sqlite3 *db, const char *sql);
+/* 0 when the database answers a query, else -1 (for /healthz). */
+int db_check(struct sqlite3 *db);
+/* The value stored under key in the meta table, copied into out; 0 or -1. */
+int db_meta_get(struct sqlite3 *db, const char *key, char *out, size_t out_len);
+/* SQLite's version string. */
+const char *db_library_version(void);
 /* The schema version the binary migrates to. */
 int db_schema_version(void);
 /* Runs BEGIN IMMEDIATE / COMMIT / ROLLBACK; 0 or an SQLite error code. */
-int db_begin(sqlite3 *db);
-int db_commit(sqlite3 *db);
-void db_rollback(sqlite3 *db);
+int db_begin(struct sqlite3 *db);
+int db_commit(struct sqlite3 *db);
+void db_rollback(struct sqlite3 *db);
 
 #endif

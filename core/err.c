@@ -40,7 +40,7 @@ static const struct err_info err_table[IMG_ERR_COUNT] = {
 		"Use one of the methods in the Allow header."},
 	[IMG_PAYLOAD_TOO_LARGE] = {"IMG_PAYLOAD_TOO_LARGE", 413, "invalid_request_error",
 		"USER_ERROR", "client", "The request body is too large.",
-		"Send a smaller body (see max_body_bytes and max_upload_mb)."},
+		"Send a smaller body; the operator sets the limit with max_body_bytes."},
 	[IMG_RATE_LIMITED] = {"IMG_RATE_LIMITED", 429, "rate_limit_error",
 		"USER_ERROR", "quota", "Too many requests.",
 		"Wait for the number of seconds in Retry-After, then retry."},

@@ -18,6 +18,11 @@ static int running_count;
 static struct upstream_xfer *failed_start[64];
 static int failed_start_n;
 
+const char *upstream_library_version(void)
+{
+	return curl_version();
+}
+
 int upstream_init(void)
 {
 	if (multi)

@@ -32,6 +32,8 @@ struct upstream_xfer {
 	void *slist;
 };
 
+/* libcurl's version string (with its TLS library). */
+const char *upstream_library_version(void);
 /* Creates the process's multi handle (idempotent); 0 or -1. */
 int upstream_init(void);
 void upstream_cleanup(void);

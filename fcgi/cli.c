@@ -5,13 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <curl/curl.h>
-#include <sqlite3.h>
-
 #include "buf.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "upstream.h"
 #include "version.h"
 
 static int load(struct config *cfg, int quiet)
@@ -31,7 +29,7 @@ static int cmd_version(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	printf("imagegw %s (schema %d, SQLite %s, %s)\n", IMAGEGW_VERSION_STR,
-	       db_schema_version(), sqlite3_libversion(), curl_version());
+	       db_schema_version(), db_library_version(), upstream_library_version());
 	return 0;
 }
 
@@ -67,7 +65,7 @@ static int cmd_init(int argc, char **argv)
 	}
 	log_default();
 	char err[256];
-	sqlite3 *db = db_open(&cfg, err, sizeof err);
+	struct sqlite3 *db = db_open(&cfg, err, sizeof err);
 	if (!db) {
 		fprintf(stderr, "imagegw init: %s\n", err);
 		config_free(&cfg);

@@ -9,14 +9,7 @@
 enum img_err health_get(struct ctx *c)
 {
 	struct app *app = c->app;
-	int db_ok = 0;
-	if (app->db) {
-		sqlite3_stmt *st = db_stmt(app->db, "SELECT count(*) FROM meta");
-		if (st) {
-			db_ok = sqlite3_step(st) == SQLITE_ROW;
-			sqlite3_reset(st);
-		}
-	}
+	int db_ok = db_check(app->db) == 0;
 	int cache_ok = access(app->cfg.cache_dir, W_OK | X_OK) == 0;
 	int ok = db_ok && cache_ok;
 	struct buf *b = &c->rp->body;

@@ -140,6 +140,14 @@ void reply_body_ref(struct reply *rp, const char *p, size_t n)
 	r->n = n;
 }
 
+size_t reply_length(const struct reply *rp)
+{
+	size_t total = rp->body.len;
+	for (int i = 0; i < rp->nrefs; i++)
+		total += rp->refs[i].n;
+	return total;
+}
+
 void reply_header(struct reply *rp, const char *name, const char *fmt, ...)
 {
 	char val[1024];
@@ -206,9 +214,7 @@ static const char *status_text(int status)
 int reply_send(const struct reply *rp, const struct http_io *io, const char *request_id,
 	       int head_only)
 {
-	size_t total = rp->body.len;
-	for (int i = 0; i < rp->nrefs; i++)
-		total += rp->refs[i].n;
+	size_t total = reply_length(rp);
 	struct buf h = BUF_INIT;
 	buf_printf(&h, "Status: %d %s\r\n", rp->status, status_text(rp->status));
 	buf_printf(&h, "Content-Type: %s%s\r\n", rp->content_type,

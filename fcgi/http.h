@@ -62,6 +62,8 @@ void reply_free(struct reply *rp);
 /* Appends p[0..n) to the body by reference (no copy) when a slot is free,
  * else by copying.  p must stay valid until reply_send. */
 void reply_body_ref(struct reply *rp, const char *p, size_t n);
+/* The body's length including referenced pieces. */
+size_t reply_length(const struct reply *rp);
 /* Adds a header; values with CR or LF are refused (header injection). */
 void reply_header(struct reply *rp, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

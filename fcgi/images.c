@@ -49,6 +49,8 @@ static void note_plan(struct ctx *c, const struct gen_plan *p, const struct gen_
 	}
 	l->n = r->n;
 	l->safety = safety_name(p->safety);
+	if (r->user)
+		snprintf(l->user, sizeof l->user, "%s", r->user);
 }
 
 static void render_images(struct ctx *c, const struct gen_plan *p, const struct gen_req *r,

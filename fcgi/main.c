@@ -118,6 +118,20 @@ static int cgi_write(void *ctx, const char *src, size_t n)
 
 /* ---- one request -------------------------------------------------------- */
 
+/* 12 hex digits of SHA-256(salt + value): stable per installation, but not
+ * reversible by hashing every IPv4 address. */
+static void salted_hash(const struct app *app, const char *value, char out[13])
+{
+	struct buf b = BUF_INIT;
+	unsigned char d[32];
+	buf_puts(&b, app->log_salt);
+	buf_putc(&b, '|');
+	buf_puts(&b, value);
+	hash_sha256(b.data, b.len, d);
+	hash_hex(d, 6, out);
+	buf_free(&b);
+}
+
 static void log_request(const struct ctx *c, const struct reply *rp, long duration_ms)
 {
 	const struct req_log *l = &c->log;
@@ -154,15 +168,18 @@ static void log_request(const struct ctx *c, const struct reply *rp, long durati
 		log_int(&ev, "upstream_status", l->upstream_status);
 	log_str(&ev, "finish_reason", l->finish_reason);
 	if (c->rq->remote_addr && c->rq->remote_addr[0]) {
-		char h[17];
-		hash_prompt16(c->rq->remote_addr, h);
-		char client[24];
-		snprintf(client, sizeof client, "ip:%.12s", h);
+		char client[24] = "ip:";
+		salted_hash(c->app, c->rq->remote_addr, client + 3);
 		log_str(&ev, "client", client);
+	}
+	if (l->user[0]) {
+		char user[24] = "user:";
+		salted_hash(c->app, l->user, user + 5);
+		log_str(&ev, "user", user);
 	}
 	if (l->images)
 		log_int(&ev, "images", l->images);
-	log_int(&ev, "bytes", (long long)rp->body.len);
+	log_int(&ev, "bytes", (long long)reply_length(rp));
 	log_end(&ev);
 }
 
@@ -232,6 +249,12 @@ static int app_start(struct app *app)
 	app->db = db_open(&app->cfg, app->db_error, sizeof app->db_error);
 	if (!app->db)
 		log_msg(LOG_ERROR, "database unavailable: %s", app->db_error);
+	if (db_meta_get(app->db, "log_salt", app->log_salt, sizeof app->log_salt) != 0) {
+		/* No database: a per-process salt still hides the addresses. */
+		unsigned char r[16];
+		hash_random(r, sizeof r);
+		hash_hex(r, sizeof r, app->log_salt);
+	}
 	upstream_init();
 	return 0;
 }

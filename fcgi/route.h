@@ -5,16 +5,17 @@
 #ifndef IMAGEGW_ROUTE_H
 #define IMAGEGW_ROUTE_H
 
-#include <sqlite3.h>
-
 #include "config.h"
 #include "err.h"
 #include "http.h"
 
+struct sqlite3;
+
 struct app {
 	struct config cfg;
-	sqlite3 *db;         /* NULL when the database could not be opened */
+	struct sqlite3 *db;  /* NULL when the database could not be opened */
 	char db_error[256];
+	char log_salt[40];   /* keys the hashes of client addresses in logs */
 };
 
 /* Fields a handler learns and the request log event reports (SPEC 7). */
@@ -35,6 +36,7 @@ struct req_log {
 	int upstream_status;
 	char finish_reason[40];
 	int images;
+	char user[128]; /* the request's "user" field; logged only as a hash */
 };
 
 struct ctx {
