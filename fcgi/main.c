@@ -255,7 +255,8 @@ static int app_start(struct app *app)
 		hash_random(r, sizeof r);
 		hash_hex(r, sizeof r, app->log_salt);
 	}
-	upstream_init();
+	/* libcurl (and OpenSSL) start on the first upstream call, not here: a CGI
+	 * process answering /healthz never pays for them. */
 	return 0;
 }
 
