@@ -8,7 +8,7 @@
 
 /* Appends the padded base64 encoding of data[0..n) to out (one grow). */
 void b64_encode(struct buf *out, const void *data, size_t n);
-/* Appends the bytes that s[0..n) decodes to.  ASCII whitespace is skipped and
+/* Appends the bytes that s[0..n) decodes to.  Space, tab, CR and LF are skipped and
  * missing padding is accepted; returns 0, or -1 on an invalid character, bad
  * padding or impossible length, leaving out at its original length. */
 int b64_decode(struct buf *out, const char *s, size_t n);

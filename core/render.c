@@ -305,6 +305,8 @@ static void render_row(const struct render_scene *sc, int y, unsigned char *row)
 
 	if (y >= sc->by0 && y < sc->by1) {
 		int x0 = sc->bx0 < 0 ? 0 : sc->bx0, x1 = sc->bx1 > w ? w : sc->bx1;
+		if (x0 > x1) /* box starts right of a narrow image: keep p in the row */
+			x0 = x1;
 		for (p = row + 3 * x0; p < row + 3 * x1; p++)
 			*p = (unsigned char)(*p * 90 >> 8);
 	}
@@ -320,6 +322,8 @@ static void render_row(const struct render_scene *sc, int y, unsigned char *row)
 					x0 = 0;
 				if (x1 > w)
 					x1 = w;
+				if (x0 >= x1)
+					continue; /* clipped: row + 3 * x0 would be past the row */
 				for (x = x0, p = row + 3 * x0; x < x1; x++, p += 3)
 					memcpy(p, sc->text_rgb, 3);
 			}
