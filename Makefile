@@ -94,7 +94,7 @@ unit: $(UNIT_BIN)
 integration: $(BUILD)/san/imagegw $(BUILD)/imagegw
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw $(PYTHON) -m pytest -q tests/integration tests/mock
 
-test: unit integration
+test: fmt-check unit integration
 
 # Regenerates the key table in docs/configuration.md from core/config.c.
 docs: $(BUILD)/imagegw

@@ -15,27 +15,24 @@ static const char b64_alphabet[64] =
 /* Decode table values: 0..63 sextets; everything else has bit 6 or 7 set so
  * the fast path can reject a whole quantum with one test. */
 #define D_PAD 0x40
-#define D_WS 0x80
+#define D_WS  0x80
 #define D_BAD 0xff
 
 #define X D_BAD
 static const unsigned char b64_dtab[256] = {
-	X, X, X, X, X, X, X, X, X, D_WS, D_WS, X, X, D_WS, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	D_WS, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
-	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, D_PAD, X, X,
-	X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
-	X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
+	X,  X,	   X,  X,  X,  X,  X,  X,  X,  D_WS, D_WS, X,  X,    D_WS, X,  X,  X,  X,  X,  X,
+	X,  X,	   X,  X,  X,  X,  X,  X,  X,  X,    X,	   X,  D_WS, X,	   X,  X,  X,  X,  X,  X,
+	X,  X,	   X,  62, X,  X,  X,  63, 52, 53,   54,   55, 56,   57,   58, 59, 60, 61, X,  X,
+	X,  D_PAD, X,  X,  X,  0,  1,  2,  3,  4,    5,	   6,  7,    8,	   9,  10, 11, 12, 13, 14,
+	15, 16,	   17, 18, 19, 20, 21, 22, 23, 24,   25,   X,  X,    X,	   X,  X,  X,  26, 27, 28,
+	29, 30,	   31, 32, 33, 34, 35, 36, 37, 38,   39,   40, 41,   42,   43, 44, 45, 46, 47, 48,
+	49, 50,	   51, X,  X,  X,  X,  X,  X,  X,    X,	   X,  X,    X,	   X,  X,  X,  X,  X,  X,
+	X,  X,	   X,  X,  X,  X,  X,  X,  X,  X,    X,	   X,  X,    X,	   X,  X,  X,  X,  X,  X,
+	X,  X,	   X,  X,  X,  X,  X,  X,  X,  X,    X,	   X,  X,    X,	   X,  X,  X,  X,  X,  X,
+	X,  X,	   X,  X,  X,  X,  X,  X,  X,  X,    X,	   X,  X,    X,	   X,  X,  X,  X,  X,  X,
+	X,  X,	   X,  X,  X,  X,  X,  X,  X,  X,    X,	   X,  X,    X,	   X,  X,  X,  X,  X,  X,
+	X,  X,	   X,  X,  X,  X,  X,  X,  X,  X,    X,	   X,  X,    X,	   X,  X,  X,  X,  X,  X,
+	X,  X,	   X,  X,  X,  X,  X,  X,  X,  X,    X,	   X,  X,    X,	   X,  X,
 };
 #undef X
 

@@ -22,13 +22,15 @@ struct config_key {
 	enum config_type type;
 	size_t offset;
 	const char *def;
-	long min, max;       /* CT_INT / CT_LONG range */
+	long min, max;	     /* CT_INT / CT_LONG range */
 	const char *choices; /* CT_ENUM: '|'-separated, case-insensitive */
 	const char *help;
 };
 
 #define OFF(f) offsetof(struct config, f)
 
+/* One row per line reads better here than the formatter's layout. */
+/* clang-format off */
 static const struct config_key config_keys[] = {
 	{"data_dir", NULL, CT_PATH, OFF(data_dir), "./var", 0, 0, NULL,
 	 "Directory holding imagegw.db and the cache; created on first use. "
@@ -77,6 +79,7 @@ static const struct config_key config_keys[] = {
 	{"retry_backoff_ms", NULL, CT_INT, OFF(retry_backoff_ms), "500", 0, 60000, NULL,
 	 "First retry delay; each further retry doubles it."},
 };
+/* clang-format on */
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
 _Static_assert(sizeof config_keys / sizeof config_keys[0] <= CONFIG_MAX_KEYS,
@@ -142,8 +145,7 @@ static int set_value(struct config *cfg, const struct config_key *k, const char 
 			return -1;
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 	char **f = str_field(cfg, k);
 	free(*f);
@@ -346,12 +348,13 @@ void config_print(const struct config *cfg, FILE *out)
 	fprintf(out, "# config file: %s\n", cfg->config_path ? cfg->config_path : "(none)");
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
-		const char *src = cfg->source[i] == SRC_FILE ? "file"
+		const char *src = cfg->source[i] == SRC_FILE  ? "file"
 				  : cfg->source[i] == SRC_ENV ? "env"
 							      : "default";
 		char val[512];
 		if (k->type == CT_INT)
-			snprintf(val, sizeof val, "%d", *(const int *)((const char *)cfg + k->offset));
+			snprintf(val, sizeof val, "%d",
+				 *(const int *)((const char *)cfg + k->offset));
 		else if (k->type == CT_LONG)
 			snprintf(val, sizeof val, "%ld",
 				 *(const long *)((const char *)cfg + k->offset));
@@ -392,7 +395,7 @@ void config_print_docs(FILE *out)
 		else
 			snprintf(env, sizeof env, "`IMAGEGW_%s`", up);
 		static const char *const tnames[] = {"string", "secret", "integer", "integer",
-						     "choice", "path", "URL"};
+						     "choice", "path",	 "URL"};
 		char range[128] = "";
 		if (k->type == CT_INT || k->type == CT_LONG)
 			snprintf(range, sizeof range, "%ld – %ld", k->min, k->max);

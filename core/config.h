@@ -35,11 +35,11 @@ struct config {
 	int retry_backoff_ms;
 
 	/* derived at load time, not keys */
-	char *config_path;     /* the file read, or NULL */
-	int gemini_configured; /* a Gemini key is present */
-	char *gemini_key;      /* the key used (first of the list) */
-	unsigned char source[CONFIG_MAX_KEYS];      /* enum config_source per key */
-	const char *source_env[CONFIG_MAX_KEYS];    /* env name that set it */
+	char *config_path;			 /* the file read, or NULL */
+	int gemini_configured;			 /* a Gemini key is present */
+	char *gemini_key;			 /* the key used (first of the list) */
+	unsigned char source[CONFIG_MAX_KEYS];	 /* enum config_source per key */
+	const char *source_env[CONFIG_MAX_KEYS]; /* env name that set it */
 };
 
 /* Loads defaults, then the file (IMAGEGW_CONFIG, else imagegw.conf beside the

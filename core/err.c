@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+/* One row per line reads better here than the formatter's layout. */
+/* clang-format off */
 static const struct err_info err_table[IMG_ERR_COUNT] = {
 	[IMG_OK] = {"IMG_OK", 200, "", "", "", "OK", ""},
 	[IMG_INVALID_REQUEST] = {"IMG_INVALID_REQUEST", 400, "invalid_request_error",
@@ -69,6 +71,7 @@ static const struct err_info err_table[IMG_ERR_COUNT] = {
 		"SYSTEM_ERROR", "server", "The gateway failed unexpectedly.",
 		"Retry; if it persists report the request id to the operator."},
 };
+/* clang-format on */
 
 const struct err_info *err_info(enum img_err code)
 {
@@ -85,8 +88,8 @@ enum img_err err_by_name(const char *name)
 	return IMG_ERR_COUNT;
 }
 
-enum img_err err_set(struct img_error *e, enum img_err code, const char *param,
-		     const char *fmt, ...)
+enum img_err err_set(struct img_error *e, enum img_err code, const char *param, const char *fmt,
+		     ...)
 {
 	err_clear(e);
 	e->code = code;

@@ -30,13 +30,13 @@ enum img_err {
 };
 
 struct err_info {
-	const char *code;       /* "IMG_INVALID_REQUEST" */
-	int http;               /* HTTP status */
-	const char *type;       /* OpenAI error type */
-	const char *category;   /* USER_ERROR, API_ERROR, NETWORK_ERROR, SYSTEM_ERROR */
+	const char *code;	/* "IMG_INVALID_REQUEST" */
+	int http;		/* HTTP status */
+	const char *type;	/* OpenAI error type */
+	const char *category;	/* USER_ERROR, API_ERROR, NETWORK_ERROR, SYSTEM_ERROR */
 	const char *error_type; /* log field: client, server, network, quota */
-	const char *message;    /* default user-facing message */
-	const char *remedy;     /* what the caller can do about it */
+	const char *message;	/* default user-facing message */
+	const char *remedy;	/* what the caller can do about it */
 };
 
 /* A failure as it travels back to the reply: the code, an optional specific
@@ -46,7 +46,7 @@ struct img_error {
 	char message[512];
 	char param[64];
 	char remedy[256];
-	int retry_after; /* seconds; 0 = none */
+	int retry_after;     /* seconds; 0 = none */
 	int upstream_status; /* HTTP status from upstream, 0 = none */
 	char finish_reason[40];
 };
@@ -57,8 +57,8 @@ const struct err_info *err_info(enum img_err code);
 enum img_err err_by_name(const char *name);
 /* Fills e with code, a printf-formatted message (NULL fmt = the table's) and
  * the param name (NULL = none).  Returns the code, for `return err_set(...)`. */
-enum img_err err_set(struct img_error *e, enum img_err code, const char *param,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum img_err err_set(struct img_error *e, enum img_err code, const char *param, const char *fmt,
+		     ...) __attribute__((format(printf, 4, 5)));
 /* Resets e to "no error". */
 void err_clear(struct img_error *e);
 

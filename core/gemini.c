@@ -23,8 +23,7 @@ void gemini_url(struct buf *out, const char *base, const char *model)
 	buf_printf(out, "/v1beta/models/%s:generateContent", model);
 }
 
-void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_seed,
-			  long long seed)
+void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_seed, long long seed)
 {
 	buf_puts(out, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":");
 	json_put_cstr(out, p->revised_prompt);
@@ -49,9 +48,13 @@ void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_see
 	buf_puts(out, "]}");
 }
 
-static const char *const blocked_reasons[] = {"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
-					      "SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST",
-					      "SPII", NULL};
+static const char *const blocked_reasons[] = {"IMAGE_SAFETY",
+					      "IMAGE_PROHIBITED_CONTENT",
+					      "SAFETY",
+					      "PROHIBITED_CONTENT",
+					      "BLOCKLIST",
+					      "SPII",
+					      NULL};
 static const char *const recitation_reasons[] = {"IMAGE_RECITATION", "RECITATION", NULL};
 
 static int in_list(const char *s, const char *const *list)
@@ -150,8 +153,9 @@ static enum img_err take_image(const struct json *data, struct gemini_answer *a,
 	a->mime = image_sniff(head.data, head.len, &a->ext);
 	buf_free(&head);
 	if (!a->mime || a->b64_len < 24)
-		return err_set(e, IMG_UPSTREAM_ERROR, NULL,
-			       "The upstream returned bytes that are not a PNG, JPEG or WebP image.");
+		return err_set(
+			e, IMG_UPSTREAM_ERROR, NULL,
+			"The upstream returned bytes that are not a PNG, JPEG or WebP image.");
 	return IMG_OK;
 }
 
@@ -215,10 +219,10 @@ enum img_err gemini_parse_answer_inplace(char *body, size_t len, struct gemini_a
 	const char *declared = json_get_str(img, "mimeType");
 	if (!declared)
 		declared = json_get_str(img, "mime_type");
-	a->declared = declared && strcmp(declared, "image/png") == 0    ? "image/png"
+	a->declared = declared && strcmp(declared, "image/png") == 0	? "image/png"
 		      : declared && strcmp(declared, "image/jpeg") == 0 ? "image/jpeg"
 		      : declared && strcmp(declared, "image/webp") == 0 ? "image/webp"
-									 : "other";
+									: "other";
 	return take_image(json_get(img, "data"), a, e);
 }
 

@@ -17,9 +17,9 @@ struct gemini_answer {
 	 * to be re-encoded.  Valid until gemini_answer_free. */
 	const char *b64;
 	size_t b64_len;
-	const char *mime;       /* sniffed from the bytes: image/png, image/jpeg, image/webp */
-	const char *ext;        /* png, jpg, webp */
-	const char *declared;   /* the mimeType the upstream claimed (static copy) */
+	const char *mime;     /* sniffed from the bytes: image/png, image/jpeg, image/webp */
+	const char *ext;      /* png, jpg, webp */
+	const char *declared; /* the mimeType the upstream claimed (static copy) */
 	char finish_reason[40];
 	long prompt_tokens, output_tokens, image_tokens, thoughts_tokens, total_tokens;
 	/* private */
@@ -30,8 +30,8 @@ struct gemini_answer {
 
 struct gemini_fault {
 	int http;
-	char status[40];   /* RESOURCE_EXHAUSTED, INVALID_ARGUMENT, ... */
-	char reason[48];   /* ErrorInfo reason, e.g. API_KEY_INVALID */
+	char status[40]; /* RESOURCE_EXHAUSTED, INVALID_ARGUMENT, ... */
+	char reason[48]; /* ErrorInfo reason, e.g. API_KEY_INVALID */
 	char message[400];
 	double retry_delay; /* RetryInfo.retryDelay in seconds, -1 when absent */
 };
@@ -39,8 +39,7 @@ struct gemini_fault {
 /* Appends the generateContent URL for a model under base (no trailing '/'). */
 void gemini_url(struct buf *out, const char *base, const char *model);
 /* Appends the JSON request body for one image of the plan. */
-void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_seed,
-			  long long seed);
+void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_seed, long long seed);
 /* Reads a 200 answer.  IMG_OK with the image in a->b64; otherwise the SPEC
  * 3.6 error (safety, recitation, no image) or IMG_UPSTREAM_ERROR for an answer
  * that is not valid.  Works on a copy of body.  Free a with gemini_answer_free

@@ -48,7 +48,9 @@ static void sleep_ms(long ms)
 static int quota_delay(const struct gemini_fault *f, const char *header)
 {
 	if (f->retry_delay >= 0) /* capped at a day: the value is the upstream's */
-		return f->retry_delay > 86400 ? 86400 : f->retry_delay < 1 ? 1 : (int)ceil(f->retry_delay);
+		return f->retry_delay > 86400 ? 86400
+		       : f->retry_delay < 1   ? 1
+					      : (int)ceil(f->retry_delay);
 	if (header[0]) {
 		long v = strtol(header, NULL, 10);
 		if (v > 0)
@@ -102,9 +104,7 @@ static int classify(struct upstream_xfer *x, struct gen_image *img, struct gen_r
 		e->retry_after = quota_delay(&f, x->retry_after);
 		return 0;
 	case 401:
-	case 403:
-		err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
-		return 0;
+	case 403: err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL); return 0;
 	case 400:
 		if (strcmp(f.reason, "API_KEY_INVALID") == 0) {
 			err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
@@ -130,9 +130,8 @@ static int classify(struct upstream_xfer *x, struct gen_image *img, struct gen_r
 	}
 }
 
-static void log_attempt(const struct gen_plan *p, const struct slot *s,
-			const struct gen_image *img, const struct gen_result *res,
-			const char *request_id)
+static void log_attempt(const struct gen_plan *p, const struct slot *s, const struct gen_image *img,
+			const struct gen_result *res, const char *request_id)
 {
 	struct log_event ev;
 	log_begin(&ev, img->err.code == IMG_OK ? LOG_INFO : LOG_WARN, "upstream");
@@ -177,8 +176,8 @@ static void start_attempt(const struct config *cfg, const struct gen_plan *p,
 	upstream_start(x);
 }
 
-static void run_gemini(const struct config *cfg, const struct gen_plan *p,
-		       const struct gen_req *r, const char *request_id, struct gen_result *res)
+static void run_gemini(const struct config *cfg, const struct gen_plan *p, const struct gen_req *r,
+		       const char *request_id, struct gen_result *res)
 {
 	struct buf url = BUF_INIT;
 	gemini_url(&url, cfg->gemini_base_url, p->model.upstream);
@@ -263,8 +262,8 @@ static void run_local(const struct gen_plan *p, const struct gen_req *r, struct 
 }
 
 enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
-			  const struct gen_req *r, const char *request_id,
-			  struct gen_result *res, struct img_error *e)
+			  const struct gen_req *r, const char *request_id, struct gen_result *res,
+			  struct img_error *e)
 {
 	memset(res, 0, sizeof *res);
 	res->n = p->n;

@@ -44,15 +44,15 @@ static enum img_err get_string(const struct json *obj, const char *name, char **
 	if (v->type != JSON_STRING)
 		return err_set(e, IMG_INVALID_REQUEST, name, "'%s' must be a string.", name);
 	if (strlen(v->str) != v->str_len)
-		return err_set(e, IMG_INVALID_REQUEST, name, "'%s' must not contain NUL characters.",
-			       name);
+		return err_set(e, IMG_INVALID_REQUEST, name,
+			       "'%s' must not contain NUL characters.", name);
 	*out = xstrdup(v->str);
 	return IMG_OK;
 }
 
 /* A choice field matched case-insensitively and stored lower-case. */
-static enum img_err get_choice(const struct json *obj, const char *name,
-			       const char *const *choices, char **out, struct img_error *e)
+static enum img_err get_choice(const struct json *obj, const char *name, const char *const *choices,
+			       char **out, struct img_error *e)
 {
 	char *s = NULL;
 	if (get_string(obj, name, &s, e) != IMG_OK)
@@ -105,8 +105,8 @@ static enum img_err parse_prompt(const struct config *cfg, const struct json *ro
 	return IMG_OK;
 }
 
-static enum img_err parse_n(const struct config *cfg, const struct json *root,
-			    struct gen_req *r, struct img_error *e)
+static enum img_err parse_n(const struct config *cfg, const struct json *root, struct gen_req *r,
+			    struct img_error *e)
 {
 	const struct json *v = field(root, "n");
 	r->n = 1;
@@ -116,14 +116,13 @@ static enum img_err parse_n(const struct config *cfg, const struct json *root,
 		return err_set(e, IMG_INVALID_REQUEST, "n", "'n' must be an integer from 1 to %d.",
 			       cfg->max_n);
 	if (v->integer < 1 || v->integer > cfg->max_n)
-		return err_set(e, IMG_INVALID_REQUEST, "n",
-			       "'n' must be from 1 to %d; got %lld.", cfg->max_n, v->integer);
+		return err_set(e, IMG_INVALID_REQUEST, "n", "'n' must be from 1 to %d; got %lld.",
+			       cfg->max_n, v->integer);
 	r->n = (int)v->integer;
 	return IMG_OK;
 }
 
-static enum img_err parse_geometry(const struct json *root, struct gen_req *r,
-				   struct img_error *e)
+static enum img_err parse_geometry(const struct json *root, struct gen_req *r, struct img_error *e)
 {
 	long w, h;
 	if (get_string(root, "size", &r->size, e) != IMG_OK)
@@ -131,7 +130,8 @@ static enum img_err parse_geometry(const struct json *root, struct gen_req *r,
 	if (r->size && strcasecmp(r->size, "auto") != 0 && model_parse_size(r->size, &w, &h) != 0)
 		return err_set(e, IMG_INVALID_REQUEST, "size",
 			       "'size' must be 'WxH' (e.g. 1024x1024), 'W:H' (e.g. 16:9) or "
-			       "'auto'; got '%.40s'.", r->size);
+			       "'auto'; got '%.40s'.",
+			       r->size);
 	if (get_string(root, "aspect_ratio", &r->aspect_ratio, e) != IMG_OK)
 		return e->code;
 	if (r->aspect_ratio && model_parse_size(r->aspect_ratio, &w, &h) != 0)
@@ -142,8 +142,7 @@ static enum img_err parse_geometry(const struct json *root, struct gen_req *r,
 	return get_choice(root, "image_size", sizes, &r->image_size, e);
 }
 
-static enum img_err parse_safety(const struct json *root, struct gen_req *r,
-				 struct img_error *e)
+static enum img_err parse_safety(const struct json *root, struct gen_req *r, struct img_error *e)
 {
 	static const char *const names[] = {"safety_threshold", "safety_level"};
 	r->safety = -1;
@@ -173,7 +172,8 @@ static enum img_err parse_misc(const struct json *root, struct gen_req *r, struc
 	const struct json *v = field(root, "seed");
 	if (v) {
 		if (v->type != JSON_NUMBER || !v->is_int)
-			return err_set(e, IMG_INVALID_REQUEST, "seed", "'seed' must be an integer.");
+			return err_set(e, IMG_INVALID_REQUEST, "seed",
+				       "'seed' must be an integer.");
 		r->has_seed = 1;
 		r->seed = v->integer;
 	}

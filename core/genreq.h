@@ -12,19 +12,19 @@ struct config;
 
 struct gen_req {
 	char *prompt;
-	char *model;        /* NULL: the configured default */
+	char *model; /* NULL: the configured default */
 	int n;
-	char *size;         /* NULL, "auto", "WxH" or "W:H" (validated) */
+	char *size;	    /* NULL, "auto", "WxH" or "W:H" (validated) */
 	char *aspect_ratio; /* NULL or "W:H" (validated syntax) */
 	char *image_size;   /* NULL or "1K"/"2K"/"4K" (canonical) */
-	char *quality;      /* NULL or lower-case choice */
-	char *style;        /* NULL or "vivid"/"natural" */
+	char *quality;	    /* NULL or lower-case choice */
+	char *style;	    /* NULL or "vivid"/"natural" */
 	int response_url;   /* response_format=url */
-	int safety;         /* enum safety_level, or -1 when not given */
+	int safety;	    /* enum safety_level, or -1 when not given */
 	int has_seed;
 	long long seed;
 	char *user;
-	int no_store;       /* body "cache": false */
+	int no_store; /* body "cache": false */
 };
 
 /* Parses and validates a JSON body.  Returns IMG_OK, or an error with the

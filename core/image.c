@@ -150,17 +150,10 @@ int image_dims(const void *p, size_t n, int *width, int *height)
 	if (!p)
 		return -1;
 	switch (image_kind(b, n)) {
-	case IMG_PNG:
-		rc = png_dims(b, n, &w, &h);
-		break;
-	case IMG_JPEG:
-		rc = jpeg_dims(b, n, &w, &h);
-		break;
-	case IMG_WEBP:
-		rc = webp_dims(b, n, &w, &h);
-		break;
-	case IMG_NONE:
-		break;
+	case IMG_PNG: rc = png_dims(b, n, &w, &h); break;
+	case IMG_JPEG: rc = jpeg_dims(b, n, &w, &h); break;
+	case IMG_WEBP: rc = webp_dims(b, n, &w, &h); break;
+	case IMG_NONE: break;
 	}
 	if (rc < 0 || w == 0 || h == 0 || w > INT_MAX || h > INT_MAX)
 		return -1;

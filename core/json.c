@@ -123,8 +123,7 @@ static uint64_t word_special(uint64_t v)
 	uint64_t q = v ^ (ONES * '"');
 	uint64_t s = v ^ (ONES * '\\');
 
-	return (((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) |
-		((s - ONES) & ~s) | v) & HIGH;
+	return (((v - ONES * 0x20) & ~v) | ((q - ONES) & ~q) | ((s - ONES) & ~s) | v) & HIGH;
 }
 
 /* First byte in [p, end) that is not plain string content. */
@@ -231,8 +230,7 @@ static long read_u_escape(const char *p, const char *lim)
 
 /* Decodes string content from p (just past the opening quote) into dst, which
  * has room for lim - p bytes: output never outgrows the input it came from. */
-static int decode_string(struct parser *ps, const char *p, const char *lim,
-			 char *dst, size_t *n)
+static int decode_string(struct parser *ps, const char *p, const char *lim, char *dst, size_t *n)
 {
 	char *o = dst;
 
@@ -252,8 +250,7 @@ static int decode_string(struct parser *ps, const char *p, const char *lim,
 		if (c < 0x20)
 			return fail(ps, p, "unescaped control character in string");
 		if (c >= 0x80) {
-			size_t bad, k = utf8_len((const unsigned char *)p,
-						 (size_t)(lim - p), &bad);
+			size_t bad, k = utf8_len((const unsigned char *)p, (size_t)(lim - p), &bad);
 			if (!k)
 				return fail(ps, p, "invalid UTF-8 in string");
 			memcpy(o, p, k);
@@ -404,8 +401,8 @@ static int parse_number(struct parser *ps, struct json *node)
 
 	node->type = JSON_NUMBER;
 	if (whole) {
-		unsigned long long lim = neg ? (unsigned long long)LLONG_MAX + 1
-					     : (unsigned long long)LLONG_MAX;
+		unsigned long long lim =
+			neg ? (unsigned long long)LLONG_MAX + 1 : (unsigned long long)LLONG_MAX;
 		unsigned long long mag = 0;
 		const char *r;
 		for (r = digits; r < digits_end; r++) {
@@ -458,8 +455,8 @@ static int parse_literal(struct parser *ps, const char *word, size_t n)
 
 static void skip_ws(struct parser *ps)
 {
-	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' ||
-				   *ps->p == '\r' || *ps->p == '\t'))
+	while (ps->p < ps->end &&
+	       (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
 		ps->p++;
 }
 
@@ -475,32 +472,31 @@ static int parse_scalar_or_open(struct parser *ps, struct json *node)
 		node->type = JSON_ARRAY;
 		ps->p++;
 		return 0;
-	case '"':
-		node->type = JSON_STRING;
-		return parse_string(ps, &node->str, &node->str_len);
+	case '"': node->type = JSON_STRING; return parse_string(ps, &node->str, &node->str_len);
 	case 't':
 		node->type = JSON_BOOL;
 		node->boolean = 1;
 		return parse_literal(ps, "true", 4);
-	case 'f':
-		node->type = JSON_BOOL;
-		return parse_literal(ps, "false", 5);
-	case 'n':
-		node->type = JSON_NULL;
-		return parse_literal(ps, "null", 4);
+	case 'f': node->type = JSON_BOOL; return parse_literal(ps, "false", 5);
+	case 'n': node->type = JSON_NULL; return parse_literal(ps, "null", 4);
 	case '-':
-	case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
-		return parse_number(ps, node);
-	default:
-		return fail_char(ps, ps->p, "");
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9': return parse_number(ps, node);
+	default: return fail_char(ps, ps->p, "");
 	}
 }
 
 enum parse_state { ST_VALUE, ST_KEY, ST_AFTER };
 
-static struct json *parse_doc(const char *text, size_t len, char *in_place,
-			  struct json_error *err);
+static struct json *parse_doc(const char *text, size_t len, char *in_place, struct json_error *err);
 
 struct json *json_parse(const char *text, size_t len, struct json_error *err)
 {
@@ -512,8 +508,7 @@ struct json *json_parse_inplace(char *text, size_t len, struct json_error *err)
 	return parse_doc(text, len, text, err);
 }
 
-static struct json *parse_doc(const char *text, size_t len, char *in_place,
-			  struct json_error *err)
+static struct json *parse_doc(const char *text, size_t len, char *in_place, struct json_error *err)
 {
 	struct parser ps;
 	struct json *stack[JSON_MAX_DEPTH], *last[JSON_MAX_DEPTH];
@@ -545,8 +540,7 @@ static struct json *parse_doc(const char *text, size_t len, char *in_place,
 				fail(&ps, ps.p, "unexpected end of input");
 				goto bad;
 			}
-			if (depth == JSON_MAX_DEPTH &&
-			    (*ps.p == '{' || *ps.p == '[')) {
+			if (depth == JSON_MAX_DEPTH && (*ps.p == '{' || *ps.p == '[')) {
 				fail(&ps, ps.p, "nesting too deep");
 				goto bad;
 			}
@@ -575,8 +569,7 @@ static struct json *parse_doc(const char *text, size_t len, char *in_place,
 			last[depth] = NULL;
 			depth++;
 			skip_ws(&ps);
-			if (ps.p < ps.end &&
-			    *ps.p == (node->type == JSON_OBJECT ? '}' : ']')) {
+			if (ps.p < ps.end && *ps.p == (node->type == JSON_OBJECT ? '}' : ']')) {
 				ps.p++;
 				depth--;
 			} else {
@@ -630,9 +623,9 @@ static struct json *parse_doc(const char *text, size_t len, char *in_place,
 				ps.p++;
 				depth--;
 			} else {
-				fail_char(&ps, ps.p, top->type == JSON_OBJECT ?
-					  ", expected ',' or '}'" :
-					  ", expected ',' or ']'");
+				fail_char(&ps, ps.p,
+					  top->type == JSON_OBJECT ? ", expected ',' or '}'"
+								   : ", expected ',' or ']'");
 				goto bad;
 			}
 			break;
@@ -712,8 +705,7 @@ void json_put_str(struct buf *b, const char *s, size_t n)
 		p = r;
 		unsigned char c = (unsigned char)*p;
 		if (c >= 0x80) {
-			size_t bad, k = utf8_len((const unsigned char *)p,
-						 (size_t)(end - p), &bad);
+			size_t bad, k = utf8_len((const unsigned char *)p, (size_t)(end - p), &bad);
 			if (k) {
 				buf_append(b, p, k);
 				p += k;

@@ -14,17 +14,17 @@ enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSO
 
 struct json {
 	enum json_type type;
-	int boolean;       /* JSON_BOOL: 0/1 */
-	double number;     /* JSON_NUMBER */
-	int is_int;        /* JSON_NUMBER: no fraction/exponent and fits in long long */
+	int boolean;	   /* JSON_BOOL: 0/1 */
+	double number;	   /* JSON_NUMBER */
+	int is_int;	   /* JSON_NUMBER: no fraction/exponent and fits in long long */
 	long long integer; /* valid when is_int */
-	char *str;         /* JSON_STRING: decoded UTF-8, NUL-terminated */
-	size_t str_len;    /* may differ from strlen when the text held \u0000 */
-	char *key;         /* object member: decoded key, NUL-terminated */
+	char *str;	   /* JSON_STRING: decoded UTF-8, NUL-terminated */
+	size_t str_len;	   /* may differ from strlen when the text held \u0000 */
+	char *key;	   /* object member: decoded key, NUL-terminated */
 	size_t key_len;
 	struct json *child; /* ARRAY/OBJECT: first element/member */
 	struct json *next;  /* next sibling */
-	size_t count;       /* ARRAY/OBJECT: number of children */
+	size_t count;	    /* ARRAY/OBJECT: number of children */
 };
 
 struct json_error {

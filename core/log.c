@@ -33,8 +33,8 @@ int log_open(const struct config *cfg)
 		return 0;
 	int fd = open(cfg->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd < 0) {
-		log_msg(LOG_ERROR, "cannot open log_file %s: %s; logging to stderr",
-			cfg->log_file, strerror(errno));
+		log_msg(LOG_ERROR, "cannot open log_file %s: %s; logging to stderr", cfg->log_file,
+			strerror(errno));
 		return -1;
 	}
 	log_fd = fd;

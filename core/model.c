@@ -13,13 +13,15 @@
 #include "config.h"
 #include "json.h"
 
-const char *const model_pro_ratios[] = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5",
+const char *const model_pro_ratios[] = {"1:1", "2:3",  "3:2",  "3:4",  "4:3", "4:5",
 					"5:4", "9:16", "16:9", "21:9", NULL};
-static const char *const flash31_ratios[] = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4",
-					     "9:16", "16:9", "21:9", "1:4", "4:1", "1:8", "8:1",
-					     NULL};
+static const char *const flash31_ratios[] = {"1:1", "2:3", "3:2",  "3:4",  "4:3",
+					     "4:5", "5:4", "9:16", "16:9", "21:9",
+					     "1:4", "4:1", "1:8",  "8:1",  NULL};
 
 /* 1K pixel sizes of Gemini 3 Pro Image (reference table). */
+/* One row per line reads better here than the formatter's layout. */
+/* clang-format off */
 static const struct {
 	const char *ratio;
 	int w, h;
@@ -29,12 +31,13 @@ static const struct {
 	{"16:9", 1376, 768}, {"21:9", 1584, 672}, {"1:4", 512, 2048}, {"4:1", 2048, 512},
 	{"1:8", 384, 3072},  {"8:1", 3072, 384},
 };
+/* clang-format on */
 
 /* Advertised suffixes, in /v1/models order. */
 static const char *const adv_sizes[] = {"", "-2k", "-4k"};
 static const char *const adv_ratios[] = {"", "-1x1", "-4x3", "-3x4", "-16x9", "-9x16", "-21x9"};
 
-#define PRO_FAMILY "gemini-3-pro-image"
+#define PRO_FAMILY   "gemini-3-pro-image"
 #define LOCAL_FAMILY "local-preview"
 
 /* Gemini models passed through by name. */
@@ -170,8 +173,7 @@ int model_resolve(const struct config *cfg, const char *id, struct model_spec *o
 		return 0;
 	}
 	size_t pl = strlen(PRO_FAMILY), ll = strlen(LOCAL_FAMILY);
-	if (strncmp(out->id, PRO_FAMILY, pl) == 0 &&
-	    (out->id[pl] == '\0' || out->id[pl] == '-')) {
+	if (strncmp(out->id, PRO_FAMILY, pl) == 0 && (out->id[pl] == '\0' || out->id[pl] == '-')) {
 		if (parse_suffixes(out->id + pl, out) != 0)
 			return -1;
 		if (!cfg->gemini_configured)
@@ -199,8 +201,7 @@ const char *model_default(const struct config *cfg)
 	return cfg->gemini_configured ? PRO_FAMILY : LOCAL_FAMILY;
 }
 
-static void list_entry(struct buf *out, int *first, const char *id, const char *owner,
-		       long created)
+static void list_entry(struct buf *out, int *first, const char *id, const char *owner, long created)
 {
 	buf_puts(out, *first ? "" : ",");
 	*first = 0;

@@ -12,13 +12,13 @@ enum provider { PROVIDER_LOCAL, PROVIDER_GEMINI };
 
 struct model_spec {
 	enum provider provider;
-	char id[96];          /* the id as asked for, lower-cased */
-	char family[96];      /* "gemini-3-pro-image", "local-preview", or the id */
-	char upstream[128];   /* upstream model id ("" for local) */
-	char image_size[4];   /* from a suffix: "1K", "2K", "4K" or "" */
-	char aspect_ratio[8]; /* from a suffix: "16:9" or "" */
+	char id[96];		   /* the id as asked for, lower-cased */
+	char family[96];	   /* "gemini-3-pro-image", "local-preview", or the id */
+	char upstream[128];	   /* upstream model id ("" for local) */
+	char image_size[4];	   /* from a suffix: "1K", "2K", "4K" or "" */
+	char aspect_ratio[8];	   /* from a suffix: "16:9" or "" */
 	const char *const *ratios; /* ratios this model supports, NULL-terminated */
-	int sizes;            /* bit mask of supported image sizes: 1=1K 2=2K 4=4K */
+	int sizes;		   /* bit mask of supported image sizes: 1=1K 2=2K 4=4K */
 };
 
 /* Resolves a model id.  Returns 0, -1 for an unknown id, or -2 for a Gemini

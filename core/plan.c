@@ -12,8 +12,7 @@
 #include "safety.h"
 
 /* SPEC 3.2: image_size field, model suffix, quality, size's long edge, config. */
-static void pick_image_size(const struct config *cfg, const struct gen_req *r,
-			    struct gen_plan *p)
+static void pick_image_size(const struct config *cfg, const struct gen_req *r, struct gen_plan *p)
 {
 	const char *pick = NULL;
 	long w, h;
@@ -46,8 +45,7 @@ static void pick_image_size(const struct config *cfg, const struct gen_req *r,
 
 /* SPEC 3.3: aspect_ratio field, model suffix, size, first input image, 1:1;
  * then the nearest ratio the model supports. */
-static void pick_aspect_ratio(const struct gen_req *r, double first_image_ratio,
-			      struct gen_plan *p)
+static void pick_aspect_ratio(const struct gen_req *r, double first_image_ratio, struct gen_plan *p)
 {
 	long w = 0, h = 0;
 	const char *pick = NULL;
@@ -69,8 +67,8 @@ static void pick_aspect_ratio(const struct gen_req *r, double first_image_ratio,
 	snprintf(p->aspect_ratio, sizeof p->aspect_ratio, "%s", pick);
 }
 
-enum img_err plan_build(const struct config *cfg, const struct gen_req *r,
-			double first_image_ratio, struct gen_plan *p, struct img_error *e)
+enum img_err plan_build(const struct config *cfg, const struct gen_req *r, double first_image_ratio,
+			struct gen_plan *p, struct img_error *e)
 {
 	memset(p, 0, sizeof *p);
 	const char *id = r->model ? r->model : model_default(cfg);
@@ -78,7 +76,8 @@ enum img_err plan_build(const struct config *cfg, const struct gen_req *r,
 	if (rc == -2)
 		return err_set(e, IMG_UNKNOWN_MODEL, "model",
 			       "The model '%.80s' needs a Gemini API key, and this gateway has "
-			       "none configured.", id);
+			       "none configured.",
+			       id);
 	if (rc != 0)
 		return err_set(e, IMG_UNKNOWN_MODEL, "model", "The model '%.80s' does not exist.",
 			       id);

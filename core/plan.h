@@ -11,21 +11,21 @@
 
 struct gen_plan {
 	struct model_spec model;
-	char image_size[4];    /* "1K", "2K" or "4K": what we report */
-	int send_image_size;   /* 0 for models that take no imageSize */
-	char aspect_ratio[8];  /* always set, e.g. "16:9" */
-	char *revised_prompt;  /* owned; free with plan_free */
-	char prompt_hash[17];  /* first 16 hex of SHA-256 of the client's prompt */
+	char image_size[4];   /* "1K", "2K" or "4K": what we report */
+	int send_image_size;  /* 0 for models that take no imageSize */
+	char aspect_ratio[8]; /* always set, e.g. "16:9" */
+	char *revised_prompt; /* owned; free with plan_free */
+	char prompt_hash[17]; /* first 16 hex of SHA-256 of the client's prompt */
 	enum safety_level safety;
 	int n;
-	const char *quality;   /* borrowed from the request */
+	const char *quality; /* borrowed from the request */
 	const char *style;
 };
 
 /* Builds the plan.  Returns IMG_OK, IMG_UNKNOWN_MODEL, or IMG_INVALID_REQUEST.
  * first_image_ratio (w/h of the first input image, edits only) may be 0. */
-enum img_err plan_build(const struct config *cfg, const struct gen_req *r,
-			double first_image_ratio, struct gen_plan *p, struct img_error *e);
+enum img_err plan_build(const struct config *cfg, const struct gen_req *r, double first_image_ratio,
+			struct gen_plan *p, struct img_error *e);
 void plan_free(struct gen_plan *p);
 
 #endif

@@ -33,8 +33,7 @@ static void add_clause(struct buf *out, const char *field, const char *value)
 	}
 }
 
-void prompt_revise(struct buf *out, const char *prompt, const char *quality,
-		   const char *style)
+void prompt_revise(struct buf *out, const char *prompt, const char *quality, const char *style)
 {
 	size_t n = strlen(prompt);
 	if (quality || style) /* trailing blanks would sit before the clause */

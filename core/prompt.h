@@ -7,7 +7,6 @@
 
 /* Appends prompt plus the clauses for quality ("hd"/"high" add detail) and
  * style ("vivid"/"natural"); NULL or unmatched values add nothing. */
-void prompt_revise(struct buf *out, const char *prompt, const char *quality,
-		   const char *style);
+void prompt_revise(struct buf *out, const char *prompt, const char *quality, const char *style);
 
 #endif

@@ -13,9 +13,9 @@
 
 #include "xalloc.h"
 
-#define RENDER_MAX 4096
+#define RENDER_MAX	   4096
 #define RENDER_CIRCLES_MAX 5
-#define RENDER_LABEL_MAX 64
+#define RENDER_LABEL_MAX   64
 /* Gradient and band lookups are indexed by a 0..65534 position >> 6. */
 #define RENDER_STEPS 1024
 
@@ -134,12 +134,36 @@ static void render_hsv(unsigned h, unsigned s, unsigned v, unsigned char *rgb)
 	unsigned r, g, b;
 
 	switch (sect) {
-	case 0: r = v; g = t; b = p; break;
-	case 1: r = q; g = v; b = p; break;
-	case 2: r = p; g = v; b = t; break;
-	case 3: r = p; g = q; b = v; break;
-	case 4: r = t; g = p; b = v; break;
-	default: r = v; g = p; b = q; break;
+	case 0:
+		r = v;
+		g = t;
+		b = p;
+		break;
+	case 1:
+		r = q;
+		g = v;
+		b = p;
+		break;
+	case 2:
+		r = p;
+		g = v;
+		b = t;
+		break;
+	case 3:
+		r = p;
+		g = q;
+		b = v;
+		break;
+	case 4:
+		r = t;
+		g = p;
+		b = v;
+		break;
+	default:
+		r = v;
+		g = p;
+		b = q;
+		break;
 	}
 	rgb[0] = (unsigned char)r;
 	rgb[1] = (unsigned char)g;
@@ -197,8 +221,7 @@ static void render_layout_label(struct render_scene *sc, const char *label)
 	sc->ty0 = sc->by0 + pad;
 }
 
-static void render_setup(struct render_scene *sc, const unsigned char seed[32],
-			 const char *label)
+static void render_setup(struct render_scene *sc, const unsigned char seed[32], const char *label)
 {
 	uint64_t st = 0xcbf29ce484222325ULL; /* FNV-1a over the seed */
 	unsigned char col[3][3];
@@ -333,8 +356,8 @@ static void render_row(const struct render_scene *sc, int y, unsigned char *row)
 
 /* Filters one scanline into dst (filter byte first); prev is all zeros for
  * the first row, as the PNG spec assumes. */
-static void render_filter(const unsigned char *cur, const unsigned char *prev,
-			  size_t n, unsigned char *dst)
+static void render_filter(const unsigned char *cur, const unsigned char *prev, size_t n,
+			  unsigned char *dst)
 {
 	size_t i;
 
@@ -382,8 +405,8 @@ static void render_chunk(struct buf *out, const char *type, const void *data, ui
 
 /* Runs deflate until it has consumed all input (or, with Z_FINISH, ended
  * the stream), growing out as needed.  Out of memory aborts, as xalloc does. */
-static void render_deflate(z_stream *zs, struct buf *out, const unsigned char *p,
-			   size_t n, int flush)
+static void render_deflate(z_stream *zs, struct buf *out, const unsigned char *p, size_t n,
+			   int flush)
 {
 	int rc;
 
@@ -405,8 +428,8 @@ static void render_deflate(z_stream *zs, struct buf *out, const unsigned char *p
 	}
 }
 
-void render_png(struct buf *out, const unsigned char seed[32], int width,
-		int height, const char *label)
+void render_png(struct buf *out, const unsigned char seed[32], int width, int height,
+		const char *label)
 {
 	static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 	struct render_scene *sc = xcalloc(1, sizeof(*sc));
@@ -421,11 +444,11 @@ void render_png(struct buf *out, const unsigned char seed[32], int width,
 	buf_append(out, sig, sizeof(sig));
 	render_be32(ihdr, (uint32_t)sc->w);
 	render_be32(ihdr + 4, (uint32_t)sc->h);
-	ihdr[8] = 8;   /* bit depth */
-	ihdr[9] = 2;   /* colour type: RGB */
-	ihdr[10] = 0;  /* deflate */
-	ihdr[11] = 0;  /* adaptive filtering */
-	ihdr[12] = 0;  /* no interlace */
+	ihdr[8] = 8;  /* bit depth */
+	ihdr[9] = 2;  /* colour type: RGB */
+	ihdr[10] = 0; /* deflate */
+	ihdr[11] = 0; /* adaptive filtering */
+	ihdr[12] = 0; /* no interlace */
 	render_chunk(out, "IHDR", ihdr, sizeof(ihdr));
 
 	/* IDAT: length patched in once the stream is complete. */

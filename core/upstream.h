@@ -14,18 +14,18 @@ enum upstream_fail { UPSTREAM_OK, UPSTREAM_TIMEOUT, UPSTREAM_NETWORK, UPSTREAM_T
 struct upstream_xfer {
 	/* set by the caller before upstream_start */
 	const char *url;
-	struct buf headers;   /* "Name: value\n" lines */
-	struct buf body;      /* POST body; empty = GET */
+	struct buf headers; /* "Name: value\n" lines */
+	struct buf body;    /* POST body; empty = GET */
 	long timeout_ms;
 	long connect_timeout_ms;
-	size_t max_response;  /* 0 = 64 MiB */
-	void *user;           /* the caller's cookie */
+	size_t max_response; /* 0 = 64 MiB */
+	void *user;	     /* the caller's cookie */
 	/* results */
-	long status;          /* HTTP status; 0 when no response arrived */
+	long status; /* HTTP status; 0 when no response arrived */
 	struct buf resp;
 	char retry_after[32]; /* the Retry-After header, if any */
 	enum upstream_fail fail;
-	char error[256];      /* libcurl's message when fail != UPSTREAM_OK */
+	char error[256]; /* libcurl's message when fail != UPSTREAM_OK */
 	long elapsed_ms;
 	/* private */
 	void *easy;

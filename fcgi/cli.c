@@ -28,8 +28,8 @@ static int cmd_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("imagegw %s (schema %d, SQLite %s, %s)\n", IMAGEGW_VERSION_STR,
-	       db_schema_version(), db_library_version(), upstream_library_version());
+	printf("imagegw %s (schema %d, SQLite %s, %s)\n", IMAGEGW_VERSION_STR, db_schema_version(),
+	       db_library_version(), upstream_library_version());
 	return 0;
 }
 

@@ -13,22 +13,22 @@
  * CGI process's environment, stdin and stdout. */
 struct http_io {
 	const char *(*param)(void *ctx, const char *name);
-	int (*read)(void *ctx, char *dst, int n); /* bytes read, 0 at end, <0 error */
+	int (*read)(void *ctx, char *dst, int n);	    /* bytes read, 0 at end, <0 error */
 	int (*write)(void *ctx, const char *src, size_t n); /* 0 or -1 */
 	void *ctx;
 };
 
 struct http_request {
 	char method[16];
-	char *path;          /* routing path, base_path removed, e.g. /v1/models */
-	char *query;         /* without '?', "" if none */
+	char *path;  /* routing path, base_path removed, e.g. /v1/models */
+	char *query; /* without '?', "" if none */
 	char *remote_addr;
 	char *content_type;
 	char *cache_control;
 	char request_id[40];
 	long content_length; /* -1 when not given */
 	struct buf body;
-	int body_too_large;  /* over max_body_bytes: the body was discarded */
+	int body_too_large; /* over max_body_bytes: the body was discarded */
 };
 
 /* A piece of the body kept outside rp->body (a large image that lives in

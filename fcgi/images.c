@@ -38,8 +38,8 @@ static void note_plan(struct ctx *c, const struct gen_plan *p, const struct gen_
 	l->provider = p->model.provider == PROVIDER_LOCAL ? "local" : "gemini";
 	/* The request log is written after the gen_req is freed: point at
 	 * static copies of the (already canonical) choice values. */
-	static const char *const choices[] = {"standard", "hd",   "low",   "medium", "high",
-					      "auto",     "vivid", "natural", NULL};
+	static const char *const choices[] = {"standard", "hd",	   "low",     "medium", "high",
+					      "auto",	  "vivid", "natural", NULL};
 	l->quality = l->style = NULL;
 	for (int i = 0; choices[i]; i++) {
 		if (r->quality && strcmp(r->quality, choices[i]) == 0)
@@ -110,8 +110,8 @@ enum img_err images_generations(struct ctx *c)
 	/* The images stay alive until the reply is sent (reply_body_ref). */
 	struct gen_result *res = xcalloc(1, sizeof *res);
 	memset(&p, 0, sizeof p);
-	enum img_err rc = genreq_parse_json(&c->app->cfg, c->rq->body.data, c->rq->body.len, &r,
-					    &c->err);
+	enum img_err rc =
+		genreq_parse_json(&c->app->cfg, c->rq->body.data, c->rq->body.len, &r, &c->err);
 	if (rc != IMG_OK)
 		goto out;
 	rc = plan_build(&c->app->cfg, &r, 0, &p, &c->err);

@@ -62,10 +62,14 @@ static int fcgi_write_records(FCGX_Request *req, const char *src, size_t n)
 		return -1;
 	while (n > 0) {
 		size_t len = n > 65528 ? 65528 : n; /* a multiple of 8: no padding */
-		unsigned char h[8] = {FCGI_VERSION_1, FCGI_STDOUT,
+		unsigned char h[8] = {FCGI_VERSION_1,
+				      FCGI_STDOUT,
 				      (unsigned char)(req->requestId >> 8),
 				      (unsigned char)req->requestId,
-				      (unsigned char)(len >> 8), (unsigned char)len, 0, 0};
+				      (unsigned char)(len >> 8),
+				      (unsigned char)len,
+				      0,
+				      0};
 		if (write_all(req->ipcFd, (const char *)h, sizeof h) != 0 ||
 		    write_all(req->ipcFd, src, len) != 0)
 			return -1;

@@ -48,8 +48,8 @@ enum img_err route_dispatch(struct ctx *c)
 		return err_set(&c->err, IMG_NOT_FOUND, NULL, "No route for %.100s.", c->rq->path);
 	}
 	c->route = "method";
-	err_set(&c->err, IMG_METHOD_NOT_ALLOWED, NULL,
-		"%.16s is not allowed on %.100s; use %s.", method, c->rq->path, allow);
+	err_set(&c->err, IMG_METHOD_NOT_ALLOWED, NULL, "%.16s is not allowed on %.100s; use %s.",
+		method, c->rq->path, allow);
 	reply_header(c->rp, "Allow", "%s", allow);
 	return c->err.code;
 }

@@ -13,9 +13,9 @@ struct sqlite3;
 
 struct app {
 	struct config cfg;
-	struct sqlite3 *db;  /* NULL when the database could not be opened */
+	struct sqlite3 *db; /* NULL when the database could not be opened */
 	char db_error[256];
-	char log_salt[40];   /* keys the hashes of client addresses in logs */
+	char log_salt[40]; /* keys the hashes of client addresses in logs */
 };
 
 /* Fields a handler learns and the request log event reports (SPEC 7). */

@@ -23,10 +23,10 @@ static void check_string(const char *s, size_t n)
 
 	json_put_str(&b, s, n);
 	j = json_parse(b.data, b.len, &err);
-	if (!j || j->type != JSON_STRING || j->str_len != n ||
-	    memcmp(j->str, s, n) != 0 || j->str[n] != '\0') {
-		fprintf(stderr, "string round trip failed: %s at %zu\n",
-			j ? "mismatch" : err.msg, err.offset);
+	if (!j || j->type != JSON_STRING || j->str_len != n || memcmp(j->str, s, n) != 0 ||
+	    j->str[n] != '\0') {
+		fprintf(stderr, "string round trip failed: %s at %zu\n", j ? "mismatch" : err.msg,
+			err.offset);
 		abort();
 	}
 	json_free(j);
@@ -39,12 +39,8 @@ static void write_tree(struct buf *b, const struct json *v)
 	const struct json *c;
 
 	switch (v->type) {
-	case JSON_NULL:
-		buf_puts(b, "null");
-		break;
-	case JSON_BOOL:
-		buf_puts(b, v->boolean ? "true" : "false");
-		break;
+	case JSON_NULL: buf_puts(b, "null"); break;
+	case JSON_BOOL: buf_puts(b, v->boolean ? "true" : "false"); break;
 	case JSON_NUMBER:
 		if (v->is_int)
 			buf_printf(b, "%lld", v->integer);
@@ -80,25 +76,21 @@ static int same_tree(const struct json *a, const struct json *b)
 	if (a->type != b->type)
 		return 0;
 	switch (a->type) {
-	case JSON_NULL:
-		return 1;
-	case JSON_BOOL:
-		return a->boolean == b->boolean;
+	case JSON_NULL: return 1;
+	case JSON_BOOL: return a->boolean == b->boolean;
 	case JSON_NUMBER:
 		if (a->is_int && (!b->is_int || a->integer != b->integer))
 			return 0;
 		return a->number == b->number;
 	case JSON_STRING:
-		return a->str_len == b->str_len &&
-		       memcmp(a->str, b->str, a->str_len) == 0;
+		return a->str_len == b->str_len && memcmp(a->str, b->str, a->str_len) == 0;
 	case JSON_ARRAY:
 	case JSON_OBJECT:
 		if (a->count != b->count)
 			return 0;
 		for (x = a->child, y = b->child; x && y; x = x->next, y = y->next) {
 			if (a->type == JSON_OBJECT &&
-			    (x->key_len != y->key_len ||
-			     memcmp(x->key, y->key, x->key_len) != 0))
+			    (x->key_len != y->key_len || memcmp(x->key, y->key, x->key_len) != 0))
 				return 0;
 			if (!same_tree(x, y))
 				return 0;
@@ -131,8 +123,7 @@ static void check_counts(const struct json *v)
 	for (c = v->child; c; c = c->next) {
 		if ((v->type == JSON_OBJECT) != (c->key != NULL))
 			abort();
-		if (v->type == JSON_OBJECT &&
-		    json_getn(v, c->key, c->key_len) == NULL)
+		if (v->type == JSON_OBJECT && json_getn(v, c->key, c->key_len) == NULL)
 			abort();
 		check_counts(c);
 	}
@@ -148,8 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_put_str(&b, (const char *)data, size);
 	again = json_parse(b.data, b.len, &err);
 	if (!again || again->type != JSON_STRING) {
-		fprintf(stderr, "writer output rejected: %s at %zu\n", err.msg,
-			err.offset);
+		fprintf(stderr, "writer output rejected: %s at %zu\n", err.msg, err.offset);
 		abort();
 	}
 	json_free(again);
@@ -166,8 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	write_tree(&b, root);
 	again = json_parse(b.data, b.len, &err);
 	if (!again || !same_tree(root, again)) {
-		fprintf(stderr, "tree round trip failed: %s\n%s\n",
-			again ? "mismatch" : err.msg, b.data);
+		fprintf(stderr, "tree round trip failed: %s\n%s\n", again ? "mismatch" : err.msg,
+			b.data);
 		abort();
 	}
 	json_free(again);

@@ -299,18 +299,13 @@ TEST(every_key_from_env)
 		name[8 + j] = '\0';
 		switch (k->type) {
 		case CT_INT:
-		case CT_LONG:
-			snprintf(val, sizeof val, "%ld", k->min);
-			break;
+		case CT_LONG: snprintf(val, sizeof val, "%ld", k->min); break;
 		case CT_ENUM:
-			snprintf(val, sizeof val, "%.*s", (int)strcspn(k->choices, "|"), k->choices);
+			snprintf(val, sizeof val, "%.*s", (int)strcspn(k->choices, "|"),
+				 k->choices);
 			break;
-		case CT_URL:
-			snprintf(val, sizeof val, "http://127.0.0.1:1");
-			break;
-		default:
-			snprintf(val, sizeof val, "/from-env");
-			break;
+		case CT_URL: snprintf(val, sizeof val, "http://127.0.0.1:1"); break;
+		default: snprintf(val, sizeof val, "/from-env"); break;
 		}
 		setenv(name, val, 1);
 		if (load(NULL) != 0)
@@ -472,8 +467,9 @@ TEST(print_docs)
 			buf_append(&doc, chunk, n);
 		fclose(f);
 		if (!strstr(buf_cstr(&doc), out)) {
-			fprintf(stderr, "  docs/configuration.md does not hold the exact output of "
-					"config_print_docs (regenerate it with `imagegw config docs`)\n");
+			fprintf(stderr,
+				"  docs/configuration.md does not hold the exact output of "
+				"config_print_docs (regenerate it with `imagegw config docs`)\n");
 			CHECK(!"docs/configuration.md matches config_print_docs");
 		}
 		buf_free(&doc);

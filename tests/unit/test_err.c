@@ -15,23 +15,31 @@ static const struct {
 	int http;
 	const char *type, *category, *error_type;
 } spec[] = {
-	{IMG_INVALID_REQUEST, "IMG_INVALID_REQUEST", 400, "invalid_request_error", "USER_ERROR", "client"},
-	{IMG_INVALID_PROMPT, "IMG_INVALID_PROMPT", 400, "invalid_request_error", "USER_ERROR", "client"},
-	{IMG_CONTENT_FILTERED, "IMG_CONTENT_FILTERED", 400, "invalid_request_error", "USER_ERROR", "client"},
-	{IMG_SAFETY_BLOCKED, "IMG_SAFETY_BLOCKED", 400, "invalid_request_error", "USER_ERROR", "client"},
-	{IMG_RECITATION_BLOCKED, "IMG_RECITATION_BLOCKED", 400, "invalid_request_error", "USER_ERROR", "client"},
-	{IMG_UNKNOWN_MODEL, "IMG_UNKNOWN_MODEL", 400, "invalid_request_error", "USER_ERROR", "client"},
+	{IMG_INVALID_REQUEST, "IMG_INVALID_REQUEST", 400, "invalid_request_error", "USER_ERROR",
+	 "client"},
+	{IMG_INVALID_PROMPT, "IMG_INVALID_PROMPT", 400, "invalid_request_error", "USER_ERROR",
+	 "client"},
+	{IMG_CONTENT_FILTERED, "IMG_CONTENT_FILTERED", 400, "invalid_request_error", "USER_ERROR",
+	 "client"},
+	{IMG_SAFETY_BLOCKED, "IMG_SAFETY_BLOCKED", 400, "invalid_request_error", "USER_ERROR",
+	 "client"},
+	{IMG_RECITATION_BLOCKED, "IMG_RECITATION_BLOCKED", 400, "invalid_request_error",
+	 "USER_ERROR", "client"},
+	{IMG_UNKNOWN_MODEL, "IMG_UNKNOWN_MODEL", 400, "invalid_request_error", "USER_ERROR",
+	 "client"},
 	{IMG_UNAUTHORIZED, "IMG_UNAUTHORIZED", 401, "authentication_error", "USER_ERROR", "client"},
 	{IMG_FORBIDDEN, "IMG_FORBIDDEN", 403, "permission_error", "USER_ERROR", "client"},
 	{IMG_NOT_FOUND, "IMG_NOT_FOUND", 404, "invalid_request_error", "USER_ERROR", "client"},
-	{IMG_PAYLOAD_TOO_LARGE, "IMG_PAYLOAD_TOO_LARGE", 413, "invalid_request_error", "USER_ERROR", "client"},
+	{IMG_PAYLOAD_TOO_LARGE, "IMG_PAYLOAD_TOO_LARGE", 413, "invalid_request_error", "USER_ERROR",
+	 "client"},
 	{IMG_RATE_LIMITED, "IMG_RATE_LIMITED", 429, "rate_limit_error", "USER_ERROR", "quota"},
 	{IMG_QUOTA_EXHAUSTED, "IMG_QUOTA_EXHAUSTED", 429, "rate_limit_error", "API_ERROR", "quota"},
 	{IMG_UPSTREAM_AUTH, "IMG_UPSTREAM_AUTH", 502, "api_error", "API_ERROR", "server"},
 	{IMG_UPSTREAM_ERROR, "IMG_UPSTREAM_ERROR", 502, "api_error", "API_ERROR", "server"},
 	{IMG_NO_IMAGE, "IMG_NO_IMAGE", 502, "api_error", "API_ERROR", "server"},
 	{IMG_NETWORK_ERROR, "IMG_NETWORK_ERROR", 502, "api_error", "NETWORK_ERROR", "network"},
-	{IMG_UPSTREAM_TIMEOUT, "IMG_UPSTREAM_TIMEOUT", 504, "api_error", "NETWORK_ERROR", "network"},
+	{IMG_UPSTREAM_TIMEOUT, "IMG_UPSTREAM_TIMEOUT", 504, "api_error", "NETWORK_ERROR",
+	 "network"},
 	{IMG_INTERNAL, "IMG_INTERNAL", 500, "server_error", "SYSTEM_ERROR", "server"},
 };
 
@@ -89,9 +97,13 @@ static int one_of(const char *s, const char *const *list)
 
 TEST(every_row_complete)
 {
-	static const char *const types[] = {"invalid_request_error", "authentication_error",
-					    "permission_error", "rate_limit_error", "api_error",
-					    "server_error", NULL};
+	static const char *const types[] = {"invalid_request_error",
+					    "authentication_error",
+					    "permission_error",
+					    "rate_limit_error",
+					    "api_error",
+					    "server_error",
+					    NULL};
 	static const char *const cats[] = {"USER_ERROR", "API_ERROR", "NETWORK_ERROR",
 					   "SYSTEM_ERROR", NULL};
 	static const char *const etypes[] = {"client", "server", "network", "quota", NULL};
@@ -134,7 +146,7 @@ TEST(out_of_range)
 
 	CHECK(err_info(IMG_ERR_COUNT) == internal);
 	CHECK(err_info((enum img_err)(IMG_ERR_COUNT + 7)) == internal);
-	CHECK(err_info((enum img_err)-1) == internal);
+	CHECK(err_info((enum img_err) - 1) == internal);
 	CHECK(err_info((enum img_err)0x7fffffff) == internal);
 	CHECK_STR(err_info(IMG_ERR_COUNT)->code, "IMG_INTERNAL");
 	CHECK_INT(err_info(IMG_ERR_COUNT)->http, 500);
@@ -145,8 +157,8 @@ TEST(set_and_clear)
 	struct img_error e;
 
 	memset(&e, 0x5a, sizeof e);
-	CHECK_INT(err_set(&e, IMG_INVALID_REQUEST, "n", "'n' must be from 1 to %d; got %lld.",
-			  10, 11LL),
+	CHECK_INT(err_set(&e, IMG_INVALID_REQUEST, "n", "'n' must be from 1 to %d; got %lld.", 10,
+			  11LL),
 		  IMG_INVALID_REQUEST);
 	CHECK_INT(e.code, IMG_INVALID_REQUEST);
 	CHECK_STR(e.message, "'n' must be from 1 to 10; got 11.");

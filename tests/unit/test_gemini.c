@@ -8,16 +8,16 @@
 
 /* --- fixtures ------------------------------------------------------------- */
 
-static const unsigned char png_a[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
-				      0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 1, 0, 0, 0, 1,
-				      8, 2, 0, 0, 0, 'A'};
-static const unsigned char png_b[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
-				      0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0, 2, 0, 0, 0, 2,
-				      8, 2, 0, 0, 0, 'B'};
-static const unsigned char jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1,
-				     1, 0, 0, 1, 0, 1, 0, 0, 0xff, 0xd9};
-static const unsigned char webp[] = {'R', 'I', 'F', 'F', 30, 0, 0, 0, 'W', 'E', 'B', 'P',
-				     'V', 'P', '8', ' ', 0, 0, 0, 0};
+static const unsigned char png_a[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0,
+				      0,    13,	 'I', 'H', 'D',	 'R',  0,    0,	   0, 1,
+				      0,    0,	 0,   1,   8,	 2,    0,    0,	   0, 'A'};
+static const unsigned char png_b[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0,
+				      0,    13,	 'I', 'H', 'D',	 'R',  0,    0,	   0, 2,
+				      0,    0,	 0,   2,   8,	 2,    0,    0,	   0, 'B'};
+static const unsigned char jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F',	 0,
+				     1,	   1,	 0,    0,    1, 0,  1,	 0,   0,   0xff, 0xd9};
+static const unsigned char webp[] = {'R', 'I', 'F', 'F', 30,  0,   0, 0, 'W', 'E',
+				     'B', 'P', 'V', 'P', '8', ' ', 0, 0, 0,   0};
 static const unsigned char text_bytes[] = "just some text, not an image";
 
 /* The base64 of bytes, as a NUL-terminated string in a static slot. */
@@ -301,8 +301,8 @@ TEST(answer_sniffed)
 {
 	char parts[1024];
 
-	snprintf(parts, sizeof parts, "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"%s\"}}",
-		 B64(jpeg));
+	snprintf(parts, sizeof parts,
+		 "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"%s\"}}", B64(jpeg));
 	CHECK_INT(parse_parts(parts, "STOP"), IMG_OK);
 	CHECK(image_is(jpeg, sizeof jpeg));
 	CHECK_STR(ans.mime, "image/jpeg");
@@ -310,8 +310,8 @@ TEST(answer_sniffed)
 	CHECK_STR(ans.declared, "image/png");
 	gemini_answer_free(&ans);
 
-	snprintf(parts, sizeof parts, "{\"inlineData\":{\"mimeType\":\"image/webp\",\"data\":\"%s\"}}",
-		 B64(webp));
+	snprintf(parts, sizeof parts,
+		 "{\"inlineData\":{\"mimeType\":\"image/webp\",\"data\":\"%s\"}}", B64(webp));
 	CHECK_INT(parse_parts(parts, "STOP"), IMG_OK);
 	CHECK(image_is(webp, sizeof webp));
 	CHECK_STR(ans.mime, "image/webp");
@@ -345,26 +345,28 @@ TEST(answer_bad_bytes)
 {
 	char parts[1024];
 
-	CHECK_INT(parse_parts("{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"!!!notbase64***\"}}",
+	CHECK_INT(parse_parts("{\"inlineData\":{\"mimeType\":\"image/"
+			      "png\",\"data\":\"!!!notbase64***\"}}",
 			      "STOP"),
 		  IMG_UPSTREAM_ERROR);
 	CHECK(strstr(err.message, "base64") != NULL);
 	gemini_answer_free(&ans);
 
-	snprintf(parts, sizeof parts, "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"%s\"}}",
-		 B64(text_bytes));
+	snprintf(parts, sizeof parts,
+		 "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"%s\"}}", B64(text_bytes));
 	CHECK_INT(parse_parts(parts, "STOP"), IMG_UPSTREAM_ERROR);
 	CHECK(ans.mime == NULL);
 	gemini_answer_free(&ans);
 
 	/* Empty data decodes to nothing: not an image. */
-	CHECK_INT(parse_parts("{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"\"}}", "STOP"),
-		  IMG_UPSTREAM_ERROR);
+	CHECK_INT(
+		parse_parts("{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"\"}}", "STOP"),
+		IMG_UPSTREAM_ERROR);
 	gemini_answer_free(&ans);
 
-	static const char *const not_json[] = {"", "<html>502 Bad Gateway</html>",
-					       "{\"candidates\":[", "[]", "\"text\"", "null",
-					       NULL};
+	static const char *const not_json[] = {
+		"",  "<html>502 Bad Gateway</html>", "{\"candidates\":[", "[]", "\"text\"", "null",
+		NULL};
 	for (int i = 0; not_json[i]; i++) {
 		CHECK_INT(parse(not_json[i]), IMG_UPSTREAM_ERROR);
 		CHECK(err.message[0] != '\0');
@@ -387,8 +389,8 @@ TEST(answer_noncanonical_b64)
 		wrapped[w++] = enc[i];
 	}
 	wrapped[w] = '\0';
-	snprintf(parts, sizeof parts, "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"%s\"}}",
-		 wrapped);
+	snprintf(parts, sizeof parts,
+		 "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"%s\"}}", wrapped);
 	CHECK_INT(parse_parts(parts, "STOP"), IMG_OK);
 	CHECK(image_is(png_a, sizeof png_a));
 	CHECK_STR(ans.mime, "image/png");
@@ -400,8 +402,8 @@ TEST(answer_noncanonical_b64)
 	while (u && unpadded[u - 1] == '=')
 		unpadded[--u] = '\0';
 	CHECK(u % 4 != 0);
-	snprintf(parts, sizeof parts, "{\"inlineData\":{\"mimeType\":\"image/jpeg\",\"data\":\"%s\"}}",
-		 unpadded);
+	snprintf(parts, sizeof parts,
+		 "{\"inlineData\":{\"mimeType\":\"image/jpeg\",\"data\":\"%s\"}}", unpadded);
 	CHECK_INT(parse_parts(parts, "STOP"), IMG_OK);
 	CHECK(image_is(jpeg, sizeof jpeg));
 	CHECK_STR(ans.mime, "image/jpeg");
@@ -433,9 +435,13 @@ TEST(answer_inplace)
 
 TEST(answer_safety_blocks)
 {
-	static const char *const reasons[] = {"IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT",
-					      "SAFETY", "PROHIBITED_CONTENT",
-					      "BLOCKLIST", "SPII", NULL};
+	static const char *const reasons[] = {"IMAGE_SAFETY",
+					      "IMAGE_PROHIBITED_CONTENT",
+					      "SAFETY",
+					      "PROHIBITED_CONTENT",
+					      "BLOCKLIST",
+					      "SPII",
+					      NULL};
 	char body[1024];
 
 	for (int i = 0; reasons[i]; i++) {
@@ -505,8 +511,7 @@ TEST(answer_no_image)
 	CHECK_STR(err.finish_reason, "NO_IMAGE");
 	gemini_answer_free(&ans);
 
-	CHECK_INT(parse_parts("{\"text\":\"Something went wrong.\"}", "IMAGE_OTHER"),
-		  IMG_NO_IMAGE);
+	CHECK_INT(parse_parts("{\"text\":\"Something went wrong.\"}", "IMAGE_OTHER"), IMG_NO_IMAGE);
 	CHECK(strstr(err.message, "Something went wrong.") != NULL);
 	CHECK_STR(err.finish_reason, "IMAGE_OTHER");
 	gemini_answer_free(&ans);
@@ -534,7 +539,8 @@ TEST(answer_no_image)
 	gemini_answer_free(&ans);
 	CHECK_INT(parse("{}"), IMG_NO_IMAGE);
 	gemini_answer_free(&ans);
-	CHECK_INT(parse("{\"candidates\":[{\"finishReason\":\"STOP\",\"index\":0}]}"), IMG_NO_IMAGE);
+	CHECK_INT(parse("{\"candidates\":[{\"finishReason\":\"STOP\",\"index\":0}]}"),
+		  IMG_NO_IMAGE);
 	CHECK_STR(err.finish_reason, "STOP");
 	gemini_answer_free(&ans);
 	CHECK_INT(parse("{\"candidates\":[{\"content\":{\"role\":\"model\"},"
@@ -601,13 +607,14 @@ static void parse_error(int http, const char *body)
 
 TEST(error_api_key_invalid)
 {
-	parse_error(400, "{\"error\":{\"code\":400,\"message\":\"API key not valid. Please pass a "
-			 "valid API key.\",\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"@type\":"
-			 "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"API_KEY_INVALID\","
-			 "\"domain\":\"googleapis.com\",\"metadata\":{\"service\":"
-			 "\"generativelanguage.googleapis.com\"}},{\"@type\":\"type.googleapis.com/"
-			 "google.rpc.LocalizedMessage\",\"locale\":\"en-US\",\"message\":\"API key "
-			 "not valid.\"}]}}");
+	parse_error(400,
+		    "{\"error\":{\"code\":400,\"message\":\"API key not valid. Please pass a "
+		    "valid API key.\",\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"@type\":"
+		    "\"type.googleapis.com/google.rpc.ErrorInfo\",\"reason\":\"API_KEY_INVALID\","
+		    "\"domain\":\"googleapis.com\",\"metadata\":{\"service\":"
+		    "\"generativelanguage.googleapis.com\"}},{\"@type\":\"type.googleapis.com/"
+		    "google.rpc.LocalizedMessage\",\"locale\":\"en-US\",\"message\":\"API key "
+		    "not valid.\"}]}}");
 	CHECK_INT(fault.http, 400);
 	CHECK_STR(fault.status, "INVALID_ARGUMENT");
 	CHECK_STR(fault.reason, "API_KEY_INVALID");
@@ -617,13 +624,14 @@ TEST(error_api_key_invalid)
 
 TEST(error_retry_info)
 {
-	parse_error(429, "{\"error\":{\"code\":429,\"message\":\"You exceeded your current quota.\","
-			 "\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type."
-			 "googleapis.com/google.rpc.QuotaFailure\",\"violations\":[{\"quotaMetric\":"
-			 "\"generativelanguage.googleapis.com/generate_content_free_tier_requests\"}]},"
-			 "{\"@type\":\"type.googleapis.com/google.rpc.Help\",\"links\":[]},"
-			 "{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":"
-			 "\"47s\"}]}}");
+	parse_error(429,
+		    "{\"error\":{\"code\":429,\"message\":\"You exceeded your current quota.\","
+		    "\"status\":\"RESOURCE_EXHAUSTED\",\"details\":[{\"@type\":\"type."
+		    "googleapis.com/google.rpc.QuotaFailure\",\"violations\":[{\"quotaMetric\":"
+		    "\"generativelanguage.googleapis.com/generate_content_free_tier_requests\"}]},"
+		    "{\"@type\":\"type.googleapis.com/google.rpc.Help\",\"links\":[]},"
+		    "{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":"
+		    "\"47s\"}]}}");
 	CHECK_INT(fault.http, 429);
 	CHECK_STR(fault.status, "RESOURCE_EXHAUSTED");
 	CHECK_STR(fault.reason, "");
@@ -652,8 +660,9 @@ TEST(error_without_details)
 	CHECK(fault.retry_delay == -1);
 
 	/* Details of the wrong shape are ignored. */
-	parse_error(400, "{\"error\":{\"status\":\"INVALID_ARGUMENT\",\"details\":[1,{},"
-			 "{\"@type\":7},{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\"}]}}");
+	parse_error(400,
+		    "{\"error\":{\"status\":\"INVALID_ARGUMENT\",\"details\":[1,{},"
+		    "{\"@type\":7},{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\"}]}}");
 	CHECK_STR(fault.status, "INVALID_ARGUMENT");
 	CHECK_STR(fault.reason, "");
 	parse_error(400, "{\"error\":{\"details\":{}}}");
@@ -670,8 +679,12 @@ TEST(error_without_details)
 
 TEST(error_not_json)
 {
-	static const char *const bodies[] = {"", "<html><body>Bad Gateway</body></html>",
-					     "{\"error\":\"quota\"}", "[{\"error\":1}]", "{}", NULL};
+	static const char *const bodies[] = {"",
+					     "<html><body>Bad Gateway</body></html>",
+					     "{\"error\":\"quota\"}",
+					     "[{\"error\":1}]",
+					     "{}",
+					     NULL};
 
 	for (int i = 0; bodies[i]; i++) {
 		parse_error(502, bodies[i]);

@@ -339,11 +339,11 @@ TEST(body_rejections)
 	/* Invalid UTF-8, wherever it is. */
 	BAD("{\"prompt\":\"caf\xe9\"}", NULL);
 	BAD("{\"prompt\":\"\xff\xfe\"}", NULL);
-	BAD("{\"prompt\":\"\xc0\xaf\"}", NULL);         /* overlong '/' */
-	BAD("{\"prompt\":\"\xed\xa0\x80\"}", NULL);     /* encoded surrogate */
+	BAD("{\"prompt\":\"\xc0\xaf\"}", NULL);		/* overlong '/' */
+	BAD("{\"prompt\":\"\xed\xa0\x80\"}", NULL);	/* encoded surrogate */
 	BAD("{\"prompt\":\"\xf4\x90\x80\x80\"}", NULL); /* beyond U+10FFFF */
-	BAD("{\"prompt\":\"\xe2\x98\"}", NULL);         /* truncated */
-	BAD("{\"prompt\":\"\\ud83e\"}", NULL);          /* unpaired escape */
+	BAD("{\"prompt\":\"\xe2\x98\"}", NULL);		/* truncated */
+	BAD("{\"prompt\":\"\\ud83e\"}", NULL);		/* unpaired escape */
 	BAD("{\"prompt\":\"p\",\"user\":\"\x80\"}", NULL);
 	BAD("{\"prompt\":\"p\",\"x\xff\":1}", NULL);
 	/* A byte-order mark: RFC 8259 lets a parser refuse or skip it; either way

@@ -22,8 +22,7 @@ static int rejects(const char *s, size_t len, const char *msg)
 		return 0;
 	}
 	if (!strstr(err.msg, msg)) {
-		fprintf(stderr, "  %.*s: got \"%s\", want \"%s\"\n", (int)len, s,
-			err.msg, msg);
+		fprintf(stderr, "  %.*s: got \"%s\", want \"%s\"\n", (int)len, s, err.msg, msg);
 		return 0;
 	}
 	return 1;
@@ -100,8 +99,8 @@ TEST(object_access)
 	CHECK_STR(json_at(m, 1) ? json_at(m, 1)->str : NULL, "b");
 	CHECK(json_at(m, 2) && json_at(m, 2)->integer == 3);
 	CHECK(json_at(m, 3) == NULL);
-	CHECK(json_at(j, 0) == NULL);     /* not an array */
-	CHECK(json_get(m, "a") == NULL);  /* not an object */
+	CHECK(json_at(j, 0) == NULL);	 /* not an array */
+	CHECK(json_get(m, "a") == NULL); /* not an object */
 	CHECK(json_get(NULL, "a") == NULL);
 	CHECK(json_at(NULL, 0) == NULL);
 	json_free(j);
@@ -139,8 +138,7 @@ TEST(escapes)
 	json_free(j);
 	/* plain prefix, escape, then a long plain tail */
 	j = parse("\"abcdefghijklmnopqrstuvwxyz\\nABCDEFGHIJKLMNOPQRSTUVWXYZ0123\"");
-	CHECK_STR(j ? j->str : NULL,
-		  "abcdefghijklmnopqrstuvwxyz\nABCDEFGHIJKLMNOPQRSTUVWXYZ0123");
+	CHECK_STR(j ? j->str : NULL, "abcdefghijklmnopqrstuvwxyz\nABCDEFGHIJKLMNOPQRSTUVWXYZ0123");
 	json_free(j);
 	j = parse("[\"\\\\\", \"\\\\\\\"\"]");
 	CHECK_STR(j ? json_at(j, 0)->str : NULL, "\\");
@@ -152,8 +150,7 @@ TEST(surrogate_pairs)
 {
 	struct json *j = parse("\"\\ud83d\\ude00 \\uD800\\uDC00 \\udbff\\udfff\"");
 
-	CHECK_STR(j ? j->str : NULL,
-		  "\xf0\x9f\x98\x80 \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf");
+	CHECK_STR(j ? j->str : NULL, "\xf0\x9f\x98\x80 \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf");
 	json_free(j);
 	REJECT("\"\\ud800\"", "surrogate");
 	REJECT("\"\\udc00\"", "surrogate");
@@ -327,8 +324,9 @@ TEST(not_nul_terminated)
 
 TEST(utf8_valid)
 {
-	struct json *j = parse("\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"
-			       " \xed\x9f\xbf \xee\x80\x80 \xc2\x80 \xe0\xa0\x80 \xf0\x90\x80\x80\"");
+	struct json *j =
+		parse("\"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"
+		      " \xed\x9f\xbf \xee\x80\x80 \xc2\x80 \xe0\xa0\x80 \xf0\x90\x80\x80\"");
 
 	CHECK(j && j->type == JSON_STRING && j->str_len == 36);
 	json_free(j);
@@ -339,29 +337,29 @@ TEST(utf8_valid)
 
 TEST(utf8_invalid)
 {
-	REJECT("\"\xc0\x80\"", "invalid UTF-8");         /* overlong NUL */
-	REJECT("\"\xc1\xbf\"", "invalid UTF-8");         /* overlong */
-	REJECT("\"\xe0\x80\x80\"", "invalid UTF-8");     /* overlong */
-	REJECT("\"\xe0\x9f\xbf\"", "invalid UTF-8");     /* overlong */
+	REJECT("\"\xc0\x80\"", "invalid UTF-8");	 /* overlong NUL */
+	REJECT("\"\xc1\xbf\"", "invalid UTF-8");	 /* overlong */
+	REJECT("\"\xe0\x80\x80\"", "invalid UTF-8");	 /* overlong */
+	REJECT("\"\xe0\x9f\xbf\"", "invalid UTF-8");	 /* overlong */
 	REJECT("\"\xf0\x80\x80\x80\"", "invalid UTF-8"); /* overlong */
 	REJECT("\"\xf0\x8f\xbf\xbf\"", "invalid UTF-8"); /* overlong */
-	REJECT("\"\xed\xa0\x80\"", "invalid UTF-8");     /* U+D800 */
-	REJECT("\"\xed\xbf\xbf\"", "invalid UTF-8");     /* U+DFFF */
+	REJECT("\"\xed\xa0\x80\"", "invalid UTF-8");	 /* U+D800 */
+	REJECT("\"\xed\xbf\xbf\"", "invalid UTF-8");	 /* U+DFFF */
 	REJECT("\"\xf4\x90\x80\x80\"", "invalid UTF-8"); /* U+110000 */
 	REJECT("\"\xf5\x80\x80\x80\"", "invalid UTF-8");
 	REJECT("\"\xf8\x88\x80\x80\x80\"", "invalid UTF-8");
 	REJECT("\"\xfe\"", "invalid UTF-8");
 	REJECT("\"\xff\"", "invalid UTF-8");
-	REJECT("\"\x80\"", "invalid UTF-8");             /* stray continuation */
+	REJECT("\"\x80\"", "invalid UTF-8"); /* stray continuation */
 	REJECT("\"\xbf\"", "invalid UTF-8");
-	REJECT("\"\xe2\x82\"", "invalid UTF-8");         /* truncated */
-	REJECT("\"\xe2\x82", "invalid UTF-8");           /* truncated at end */
+	REJECT("\"\xe2\x82\"", "invalid UTF-8"); /* truncated */
+	REJECT("\"\xe2\x82", "invalid UTF-8");	 /* truncated at end */
 	REJECT("\"\xf0\x9f\x98\"", "invalid UTF-8");
 	REJECT("\"\xc3\"", "invalid UTF-8");
 	REJECT("\"\xc3", "invalid UTF-8");
 	REJECT("\"\xc3\x41\"", "invalid UTF-8");
-	REJECT("{\"\xff\": 1}", "invalid UTF-8");        /* in a key */
-	REJECT("\"\\n\xff\"", "invalid UTF-8");          /* after an escape */
+	REJECT("{\"\xff\": 1}", "invalid UTF-8"); /* in a key */
+	REJECT("\"\\n\xff\"", "invalid UTF-8");	  /* after an escape */
 }
 
 static char *nest(size_t depth, const char *open, const char *close, const char *mid)
@@ -462,10 +460,13 @@ TEST(integers)
 	CHECK(j && j->number == 0.1);
 	json_free(j);
 	/* longer than the on-stack copy */
-	j = parse("3.14159265358979323846264338327950288419716939937510582097494459230781640628620899");
+	j = parse(
+		"3."
+		"14159265358979323846264338327950288419716939937510582097494459230781640628620899");
 	CHECK(j && j->number == 3.141592653589793);
 	json_free(j);
-	j = parse("[12345678901234567890123456789012345678901234567890123456789012345678901234567890]");
+	j = parse("[1234567890123456789012345678901234567890123456789012345678901234567890123456789"
+		  "0]");
 	CHECK(j && !json_at(j, 0)->is_int && json_at(j, 0)->number > 1.2e79);
 	json_free(j);
 }

@@ -17,8 +17,7 @@ static char *revise(const char *prompt, const char *quality, const char *style)
 }
 
 /* 1 when prompt_revise(prompt, quality, style) gives exactly want. */
-static int revised_is(const char *prompt, const char *quality, const char *style,
-		      const char *want)
+static int revised_is(const char *prompt, const char *quality, const char *style, const char *want)
 {
 	char *got = revise(prompt, quality, style);
 	int ok = strcmp(got, want) == 0;
@@ -42,8 +41,8 @@ static int revised_has(const char *quality, const char *style, const char *needl
 	return ok;
 }
 
-#define HD_CLAUSE "highly detailed, sharp focus, fine textures, 4K"
-#define VIVID_CLAUSE "vivid saturated colour, dramatic lighting, bold contrast"
+#define HD_CLAUSE      "highly detailed, sharp focus, fine textures, 4K"
+#define VIVID_CLAUSE   "vivid saturated colour, dramatic lighting, bold contrast"
 #define NATURAL_CLAUSE "natural light, realistic colour, true-to-life detail"
 
 TEST(each_clause)
@@ -145,20 +144,13 @@ TEST(safety_parse_spellings)
 
 TEST(safety_parse_invalid)
 {
-	static const char *const bad[] = {"",
-					  "NONE",
-					  "MED",
-					  "HI",
-					  "LOWEST",
-					  " LOW",
-					  "LOW ",
-					  "0",
-					  "1",
-					  "BLOCK_ONLY_HIGH",
-					  "BLOCK_NONE",
-					  "BLOCK_MEDIUM_AND_ABOVE",
-					  "OFF\n",
-					  "h\xc3\xafgh",
+	static const char *const bad[] = {"",		"NONE",
+					  "MED",	"HI",
+					  "LOWEST",	" LOW",
+					  "LOW ",	"0",
+					  "1",		"BLOCK_ONLY_HIGH",
+					  "BLOCK_NONE", "BLOCK_MEDIUM_AND_ABOVE",
+					  "OFF\n",	"h\xc3\xafgh",
 					  NULL};
 
 	for (int i = 0; bad[i]; i++) {
@@ -185,9 +177,9 @@ TEST(safety_names_and_mapping)
 
 TEST(safety_categories)
 {
-	static const char *const want[] = {
-		"HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH",
-		"HARM_CATEGORY_SEXUALLY_EXPLICIT", "HARM_CATEGORY_DANGEROUS_CONTENT"};
+	static const char *const want[] = {"HARM_CATEGORY_HARASSMENT", "HARM_CATEGORY_HATE_SPEECH",
+					   "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+					   "HARM_CATEGORY_DANGEROUS_CONTENT"};
 	int n = 0;
 
 	while (safety_gemini_categories[n])
