@@ -13,12 +13,12 @@
 
 #include "xalloc.h"
 
-enum config_type { CT_STRING, CT_SECRET, CT_INT, CT_LONG, CT_ENUM, CT_PATH, CT_URL };
+enum config_type { CT_STRING, CT_SECRET, CT_INT, CT_LONG, CT_ENUM, CT_PATH, CT_URL, CT_BOOL };
 enum config_source { SRC_DEFAULT, SRC_FILE, SRC_ENV };
 
 struct config_key {
 	const char *name;
-	const char *alias_env; /* seed-compatible environment name, or NULL */
+	const char *alias_env; /* seed-compatible environment names ('|'-separated), or NULL */
 	enum config_type type;
 	size_t offset;
 	const char *def;
@@ -78,6 +78,47 @@ static const struct config_key config_keys[] = {
 	 "Retries of one image after an upstream 500/503/504 or network failure."},
 	{"retry_backoff_ms", NULL, CT_INT, OFF(retry_backoff_ms), "500", 0, 60000, NULL,
 	 "First retry delay; each further retry doubles it."},
+	{"api_key", NULL, CT_SECRET, OFF(api_key), "", 0, 0, NULL,
+	 "The operator's own admin key (clients send it as 'Authorization: Bearer'); needed for the "
+	 "admin routes such as /v1/cache/stats."},
+	{"cache_backend", "CACHE_BACKEND|GEMINI_IMAGE_CACHE_BACKEND", CT_ENUM, OFF(cache_backend),
+	 "filesystem", 0, 0, "filesystem|none|noop",
+	 "filesystem: cache images as files under cache_dir with an index in the database; "
+	 "none (or noop): no cache."},
+	{"cache_enabled", "GEMINI_IMAGE_CACHE_ENABLED", CT_BOOL, OFF(cache_enabled), "true", 0, 0, NULL,
+	 "false turns the cache off whatever cache_backend says."},
+	{"cache_ttl_seconds", "CACHE_TTL_SECONDS", CT_LONG, OFF(cache_ttl_seconds), "86400", 1,
+	 315360000, NULL, "How long a cached image is served."},
+	{"cache_ttl_hours", "GEMINI_IMAGE_CACHE_TTL_HOURS", CT_INT, OFF(cache_ttl_hours), "0", 0,
+	 87600, NULL,
+	 "The TTL in hours (the seeds' name); used when cache_ttl_seconds is not set. 0: unused."},
+	{"cache_max_size_mb", "CACHE_MAX_SIZE_MB|GEMINI_IMAGE_CACHE_MAX_SIZE_MB", CT_LONG,
+	 OFF(cache_max_size_mb), "1000", 1, 100000000, NULL,
+	 "Size cap of the cached images; a store that crosses it evicts the least recently used "
+	 "entries down to 90 %."},
+	{"url_secret", NULL, CT_SECRET, OFF(url_secret), "", 0, 0, NULL,
+	 "Key for signing image URLs (HMAC-SHA256); empty: one is generated into the database on "
+	 "first run."},
+	{"url_ttl_seconds", NULL, CT_INT, OFF(url_ttl_seconds), "3600", 10, 31536000, NULL,
+	 "How long a signed image URL stays valid."},
+	{"url_mode", NULL, CT_ENUM, OFF(url_mode), "url", 0, 0, "url|data",
+	 "What response_format=url returns: url: signed links to /v1/files/; data: data: URIs, for "
+	 "clients that cannot reach the gateway's host."},
+	{"public_base_url", NULL, CT_URL, OFF(public_base_url), "", 0, 0, NULL,
+	 "Scheme, host and path prefix for image URLs (e.g. https://img.example.org/imagegw); "
+	 "empty: taken from the request (Host, HTTPS) and base_path."},
+	{"sendfile_header", NULL, CT_ENUM, OFF(sendfile_header), "none", 0, 0,
+	 "none|X-Sendfile|X-LIGHTTPD-send-file|X-Accel-Redirect",
+	 "Let the web server send image files: X-Sendfile (lighttpd, Apache mod_xsendfile), "
+	 "X-Accel-Redirect (nginx); none: imagegw streams them."},
+	{"sendfile_prefix", NULL, CT_STRING, OFF(sendfile_prefix), "", 0, 0, NULL,
+	 "With X-Accel-Redirect: the internal nginx location that maps to cache_dir, e.g. "
+	 "/_imagegw_cache/."},
+	{"price_table", NULL, CT_STRING, OFF(price_table),
+	 "gemini-3-pro-image:1K=0.134,2K=0.134,4K=0.24;gemini-2.5-flash-image:1K=0.039;"
+	 "gemini-3.1-flash-image-preview:1K=0.067,2K=0.101,4K=0.151", 0, 0, NULL,
+	 "Upstream price per image in USD, by model family and resolution, for the cost-saved "
+	 "counter: family:SIZE=price,...;family:..."},
 };
 /* clang-format on */
 
@@ -138,8 +179,20 @@ static int set_value(struct config *cfg, const struct config_key *k, const char 
 		}
 		v = canon;
 		break;
+	case CT_BOOL: {
+		int b = enum_match("true|yes|on|1", v, canon, sizeof canon) == 0    ? 1
+			: enum_match("false|no|off|0", v, canon, sizeof canon) == 0 ? 0
+										    : -1;
+		if (b < 0) {
+			buf_printf(errs, "%s: %s = '%s' is not true or false\n", origin, k->name,
+				   v);
+			return -1;
+		}
+		*(int *)((char *)cfg + k->offset) = b;
+		return 0;
+	}
 	case CT_URL:
-		if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
+		if (*v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
 			buf_printf(errs, "%s: %s = '%s' must start with http:// or https://\n",
 				   origin, k->name, v);
 			return -1;
@@ -243,34 +296,40 @@ static int load_file(struct config *cfg, const char *path, int must_exist, struc
 	return rc;
 }
 
+/* Reads one environment variable for key i; 0 unless its value is invalid. */
+static int env_one(struct config *cfg, size_t i, const char *name, struct buf *errs)
+{
+	const char *v = getenv(name);
+	if (!v || !*v) /* set but empty counts as unset */
+		return 0;
+	char origin[128];
+	snprintf(origin, sizeof origin, "environment %s", name);
+	if (set_value(cfg, &config_keys[i], v, origin, errs) != 0)
+		return -1;
+	cfg->source[i] = SRC_ENV;
+	snprintf(cfg->source_env[i], sizeof cfg->source_env[i], "%s", name);
+	return 0;
+}
+
 static int load_env(struct config *cfg, struct buf *errs)
 {
 	int rc = 0;
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
-		char envname[96];
-		snprintf(envname, sizeof envname, "IMAGEGW_");
+		/* The seed-compatible aliases first, so IMAGEGW_* wins when both are set. */
+		for (const char *a = k->alias_env; a && *a;) {
+			char name[64];
+			size_t n = strcspn(a, "|");
+			snprintf(name, sizeof name, "%.*s", (int)n, a);
+			rc |= env_one(cfg, i, name, errs);
+			a += n + (a[n] == '|');
+		}
+		char envname[96] = "IMAGEGW_";
 		for (size_t j = 0; k->name[j] && j + 9 < sizeof envname; j++) {
 			envname[8 + j] = (char)toupper((unsigned char)k->name[j]);
 			envname[9 + j] = '\0';
 		}
-		/* The seed-compatible alias first, so IMAGEGW_* wins when both are set. */
-		const char *names[2] = {k->alias_env, envname};
-		for (int n = 0; n < 2; n++) {
-			if (!names[n])
-				continue;
-			const char *v = getenv(names[n]);
-			if (!v || !*v) /* set but empty counts as unset */
-				continue;
-			char origin[128];
-			snprintf(origin, sizeof origin, "environment %s", names[n]);
-			if (set_value(cfg, k, v, origin, errs) != 0) {
-				rc = -1;
-				continue;
-			}
-			cfg->source[i] = SRC_ENV;
-			cfg->source_env[i] = k->alias_env && n == 0 ? k->alias_env : "IMAGEGW_*";
-		}
+		rc |= env_one(cfg, i, envname, errs);
 	}
 	return rc;
 }
@@ -291,6 +350,11 @@ static void derive(struct config *cfg)
 			cfg->gemini_key = xstrndup(p, n);
 	}
 	cfg->gemini_configured = cfg->gemini_key != NULL;
+	cfg->cache_on = cfg->cache_enabled && strcmp(cfg->cache_backend, "filesystem") == 0;
+	size_t ttl_key = (size_t)(find_key("cache_ttl_seconds") - config_keys);
+	cfg->cache_ttl = cfg->cache_ttl_seconds;
+	if (cfg->source[ttl_key] == SRC_DEFAULT && cfg->cache_ttl_hours > 0)
+		cfg->cache_ttl = cfg->cache_ttl_hours * 3600L;
 	if (!cfg->cache_dir[0]) {
 		struct buf b = BUF_INIT;
 		buf_printf(&b, "%s/cache", cfg->data_dir);
@@ -333,7 +397,7 @@ void config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
-		if (k->type != CT_INT && k->type != CT_LONG) {
+		if (k->type != CT_INT && k->type != CT_LONG && k->type != CT_BOOL) {
 			free(*str_field(cfg, k));
 			*str_field(cfg, k) = NULL;
 		}
@@ -352,7 +416,10 @@ void config_print(const struct config *cfg, FILE *out)
 				  : cfg->source[i] == SRC_ENV ? "env"
 							      : "default";
 		char val[512];
-		if (k->type == CT_INT)
+		if (k->type == CT_BOOL)
+			snprintf(val, sizeof val, "%s",
+				 *(const int *)((const char *)cfg + k->offset) ? "true" : "false");
+		else if (k->type == CT_INT)
 			snprintf(val, sizeof val, "%d",
 				 *(const int *)((const char *)cfg + k->offset));
 		else if (k->type == CT_LONG)
@@ -365,14 +432,7 @@ void config_print(const struct config *cfg, FILE *out)
 			else
 				snprintf(val, sizeof val, "%s", s);
 		}
-		if (cfg->source[i] == SRC_ENV && strcmp(cfg->source_env[i], "IMAGEGW_*") == 0) {
-			char up[96];
-			size_t j;
-			for (j = 0; k->name[j] && j + 1 < sizeof up; j++)
-				up[j] = (char)toupper((unsigned char)k->name[j]);
-			up[j] = '\0';
-			fprintf(out, "%s = %s    # %s IMAGEGW_%s\n", k->name, val, src, up);
-		} else if (cfg->source[i] == SRC_ENV)
+		if (cfg->source[i] == SRC_ENV)
 			fprintf(out, "%s = %s    # %s %s\n", k->name, val, src, cfg->source_env[i]);
 		else
 			fprintf(out, "%s = %s    # %s\n", k->name, val, src);
@@ -385,20 +445,33 @@ void config_print_docs(FILE *out)
 	fprintf(out, "|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
-		char env[160], up[96];
+		char env[256], up[64];
 		size_t j;
 		for (j = 0; k->name[j] && j + 1 < sizeof up; j++)
 			up[j] = (char)toupper((unsigned char)k->name[j]);
 		up[j] = '\0';
-		if (k->alias_env)
-			snprintf(env, sizeof env, "`IMAGEGW_%s`, `%s`", up, k->alias_env);
-		else
+		if (k->alias_env) {
+			/* "A|B" -> "`A`, `B`" */
+			char aliases[96];
+			size_t o = 0;
+			for (const char *a = k->alias_env; *a && o + 5 < sizeof aliases; a++)
+				if (*a == '|') {
+					memcpy(aliases + o, "`, `", 4);
+					o += 4;
+				} else {
+					aliases[o++] = *a;
+				}
+			aliases[o] = '\0';
+			snprintf(env, sizeof env, "`IMAGEGW_%s`, `%s`", up, aliases);
+		} else
 			snprintf(env, sizeof env, "`IMAGEGW_%s`", up);
 		static const char *const tnames[] = {"string", "secret", "integer", "integer",
-						     "choice", "path",	 "URL"};
+						     "choice", "path",	 "URL",	    "boolean"};
 		char range[128] = "";
 		if (k->type == CT_INT || k->type == CT_LONG)
 			snprintf(range, sizeof range, "%ld – %ld", k->min, k->max);
+		else if (k->type == CT_BOOL)
+			snprintf(range, sizeof range, "`true`, `false`");
 		else if (k->type == CT_ENUM) {
 			/* '|' would split the Markdown cell: list the choices with commas. */
 			size_t r = 0;

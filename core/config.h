@@ -33,13 +33,30 @@ struct config {
 	int upstream_connect_timeout_seconds;
 	int retry_max;
 	int retry_backoff_ms;
+	/* access */
+	char *api_key;
+	/* cache (SPEC 5) and image URLs (SPEC 2.6) */
+	char *cache_backend;
+	int cache_enabled;
+	long cache_ttl_seconds;
+	int cache_ttl_hours;
+	long cache_max_size_mb;
+	char *url_secret;
+	int url_ttl_seconds;
+	char *url_mode;
+	char *public_base_url;
+	char *sendfile_header;
+	char *sendfile_prefix;
+	char *price_table;
 
 	/* derived at load time, not keys */
-	char *config_path;			 /* the file read, or NULL */
-	int gemini_configured;			 /* a Gemini key is present */
-	char *gemini_key;			 /* the key used (first of the list) */
-	unsigned char source[CONFIG_MAX_KEYS];	 /* enum config_source per key */
-	const char *source_env[CONFIG_MAX_KEYS]; /* env name that set it */
+	char *config_path;		       /* the file read, or NULL */
+	int gemini_configured;		       /* a Gemini key is present */
+	char *gemini_key;		       /* the key used (first of the list) */
+	int cache_on;			       /* cache_enabled and a filesystem backend */
+	long cache_ttl;			       /* effective TTL in seconds */
+	unsigned char source[CONFIG_MAX_KEYS]; /* enum config_source per key */
+	char source_env[CONFIG_MAX_KEYS][48];  /* env name that set it */
 };
 
 /* Loads defaults, then the file (IMAGEGW_CONFIG, else imagegw.conf beside the

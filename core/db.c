@@ -191,7 +191,7 @@ int db_meta_get(sqlite3 *db, const char *key, char *out, size_t out_len)
 	sqlite3_stmt *st = db ? db_stmt(db, "SELECT value FROM meta WHERE key = :key") : NULL;
 	if (!st)
 		return -1;
-	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, ":key"), key, -1, SQLITE_STATIC);
+	db_bind_text(st, ":key", key);
 	int rc = -1;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(out, out_len, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -199,6 +199,49 @@ int db_meta_get(sqlite3 *db, const char *key, char *out, size_t out_len)
 	}
 	sqlite3_reset(st);
 	return rc;
+}
+
+void db_bind_text(sqlite3_stmt *st, const char *name, const char *v)
+{
+	sqlite3_bind_text(st, sqlite3_bind_parameter_index(st, name), v, -1, SQLITE_TRANSIENT);
+}
+
+void db_bind_int64(sqlite3_stmt *st, const char *name, long long v)
+{
+	sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, name), v);
+}
+
+void db_bind_double(sqlite3_stmt *st, const char *name, double v)
+{
+	sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, name), v);
+}
+
+int db_counter_add(sqlite3 *db, const char *name, double delta)
+{
+	sqlite3_stmt *st =
+		db ? db_stmt(db, "INSERT INTO counters(name, value) VALUES (:name, :d) "
+				 "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value")
+		   : NULL;
+	if (!st)
+		return -1;
+	db_bind_text(st, ":name", name);
+	db_bind_double(st, ":d", delta);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	return rc;
+}
+
+double db_counter_get(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st = db ? db_stmt(db, "SELECT value FROM counters WHERE name = :name") : NULL;
+	double v = 0;
+	if (!st)
+		return 0;
+	db_bind_text(st, ":name", name);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_double(st, 0);
+	sqlite3_reset(st);
+	return v;
 }
 
 int db_begin(sqlite3 *db)

@@ -23,6 +23,14 @@ struct sqlite3_stmt *db_stmt(struct sqlite3 *db, const char *sql);
 int db_check(struct sqlite3 *db);
 /* The value stored under key in the meta table, copied into out; 0 or -1. */
 int db_meta_get(struct sqlite3 *db, const char *key, char *out, size_t out_len);
+/* Named binds: bind by ":name" as written in the SQL. */
+void db_bind_text(struct sqlite3_stmt *st, const char *name, const char *v);
+void db_bind_int64(struct sqlite3_stmt *st, const char *name, long long v);
+void db_bind_double(struct sqlite3_stmt *st, const char *name, double v);
+/* Adds delta to a named counter shared by all processes (0 or -1). */
+int db_counter_add(struct sqlite3 *db, const char *name, double delta);
+/* A counter's value (0 when absent). */
+double db_counter_get(struct sqlite3 *db, const char *name);
 /* SQLite's version string. */
 const char *db_library_version(void);
 /* The schema version the binary migrates to. */

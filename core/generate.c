@@ -139,7 +139,7 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 	log_str(&ev, "provider", res->provider);
 	log_str(&ev, "model", p->model.upstream);
 	log_str(&ev, "account", res->account);
-	log_int(&ev, "index", s->index);
+	log_int(&ev, "index", img->slot);
 	log_int(&ev, "retry_count", img->attempts - 1);
 	if (s->x.status)
 		log_int(&ev, "upstream_status", s->x.status);
@@ -181,17 +181,17 @@ static void run_gemini(const struct config *cfg, const struct gen_plan *p, const
 {
 	struct buf url = BUF_INIT;
 	gemini_url(&url, cfg->gemini_base_url, p->model.upstream);
-	struct slot *slots = xcalloc((size_t)p->n, sizeof *slots);
+	struct slot *slots = xcalloc((size_t)res->n, sizeof *slots);
 	long t0 = now_ms();
-	for (int i = 0; i < p->n; i++) {
+	for (int i = 0; i < res->n; i++) {
 		slots[i].index = i;
 		slots[i].x.url = url.data;
 		slots[i].next_at = t0;
 	}
 	int done = 0;
-	while (done < p->n) {
+	while (done < res->n) {
 		long now = now_ms(), next_wake = now + 1000;
-		for (int i = 0; i < p->n; i++) {
+		for (int i = 0; i < res->n; i++) {
 			struct slot *s = &slots[i];
 			if (s->state == SLOT_WAITING && s->next_at <= now)
 				start_attempt(cfg, p, r, s, &res->images[i]);
@@ -226,7 +226,7 @@ static void run_gemini(const struct config *cfg, const struct gen_plan *p, const
 		img->generation_ms = now_ms() - t0;
 		done++;
 	}
-	for (int i = 0; i < p->n; i++)
+	for (int i = 0; i < res->n; i++)
 		upstream_xfer_free(&slots[i].x);
 	free(slots);
 	buf_free(&url);
@@ -240,15 +240,15 @@ static void run_local(const struct gen_plan *p, const struct gen_req *r, struct 
 		w /= 2; /* a preview: half the 1K size keeps it fast */
 		h /= 2;
 	}
-	for (int i = 0; i < p->n; i++) {
+	for (int i = 0; i < res->n; i++) {
 		long t = now_ms();
+		struct gen_image *img = &res->images[i];
 		struct buf seed_src = BUF_INIT;
 		unsigned char seed[32];
-		buf_printf(&seed_src, "%s\n%d\n%lld", p->revised_prompt, i,
+		buf_printf(&seed_src, "%s\n%d\n%lld", p->revised_prompt, img->slot,
 			   r->has_seed ? r->seed : 0LL);
 		hash_sha256(seed_src.data, seed_src.len, seed);
 		buf_free(&seed_src);
-		struct gen_image *img = &res->images[i];
 		struct buf png = BUF_INIT;
 		render_png(&png, seed, w, h, "PREVIEW");
 		img->mime = image_sniff(png.data, png.len, &img->ext);
@@ -262,12 +262,14 @@ static void run_local(const struct gen_plan *p, const struct gen_req *r, struct 
 }
 
 enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
-			  const struct gen_req *r, const char *request_id, struct gen_result *res,
-			  struct img_error *e)
+			  const struct gen_req *r, const int *slots, int count,
+			  const char *request_id, struct gen_result *res, struct img_error *e)
 {
 	memset(res, 0, sizeof *res);
-	res->n = p->n;
-	res->images = xcalloc((size_t)p->n, sizeof *res->images);
+	res->n = slots ? count : p->n;
+	res->images = xcalloc((size_t)res->n, sizeof *res->images);
+	for (int i = 0; i < res->n; i++)
+		res->images[i].slot = slots ? slots[i] : i;
 	long t0 = now_ms();
 	if (p->model.provider == PROVIDER_LOCAL) {
 		res->provider = "local";
@@ -279,7 +281,7 @@ enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
 	}
 	res->generation_ms = now_ms() - t0;
 	err_clear(e);
-	for (int i = 0; i < p->n; i++) {
+	for (int i = 0; i < res->n; i++) {
 		struct gen_image *img = &res->images[i];
 		if (img->err.code == IMG_OK) {
 			res->succeeded++;

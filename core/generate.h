@@ -18,6 +18,7 @@ struct gen_image {
 	const char *b64;
 	size_t b64_len;
 	struct buf store;
+	int slot;	  /* which of the request's n images this is */
 	const char *mime; /* sniffed from the bytes */
 	const char *ext;
 	struct img_error err; /* err.code == IMG_OK when this image exists */
@@ -27,7 +28,7 @@ struct gen_image {
 
 struct gen_result {
 	int n;
-	struct gen_image *images; /* n entries, in slot order */
+	struct gen_image *images; /* n entries, in the order of the slots asked for */
 	int succeeded;
 	int retry_count;	/* retries over all slots */
 	long generation_ms;	/* wall time of the whole upstream phase */
@@ -37,12 +38,13 @@ struct gen_result {
 	const char *provider;	/* "gemini" or "local" */
 };
 
-/* Runs the plan.  Returns IMG_OK when at least one image was made; otherwise
- * the first failing slot's error (also copied to e).  request_id is used in
+/* Runs the plan for the given slots (slot numbers 0..n-1; NULL: all of the
+ * plan's n).  Returns IMG_OK when at least one image was made; otherwise the
+ * first failing slot's error (also copied to e).  request_id is used in
  * upstream log events.  Free res with generate_result_free in every case. */
 enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
-			  const struct gen_req *r, const char *request_id, struct gen_result *res,
-			  struct img_error *e);
+			  const struct gen_req *r, const int *slots, int count,
+			  const char *request_id, struct gen_result *res, struct img_error *e);
 void generate_result_free(struct gen_result *res);
 
 #endif

@@ -93,8 +93,8 @@ enum img_err plan_build(const struct config *cfg, const struct gen_req *r, doubl
 	if ((int)p->safety < 0)
 		p->safety = SAFETY_OFF;
 	p->n = r->n;
-	p->quality = r->quality;
-	p->style = r->style;
+	snprintf(p->quality, sizeof p->quality, "%s", r->quality ? r->quality : "");
+	snprintf(p->style, sizeof p->style, "%s", r->style ? r->style : "");
 	return IMG_OK;
 }
 

@@ -18,8 +18,8 @@ struct gen_plan {
 	char prompt_hash[17]; /* first 16 hex of SHA-256 of the client's prompt */
 	enum safety_level safety;
 	int n;
-	const char *quality; /* borrowed from the request */
-	const char *style;
+	char quality[16]; /* the request's choice, "" when none (copied: a plan */
+	char style[16];	  /* outlives its request until fresh images are stored) */
 };
 
 /* Builds the plan.  Returns IMG_OK, IMG_UNKNOWN_MODEL, or IMG_INVALID_REQUEST.

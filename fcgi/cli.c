@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cache.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -78,6 +79,84 @@ static int cmd_init(int argc, char **argv)
 	return 0;
 }
 
+/* Opens the configured database for a maintenance command; NULL on error. */
+static struct sqlite3 *open_db(struct config *cfg)
+{
+	if (load(cfg, 1) != 0)
+		return NULL;
+	log_default();
+	char err[256];
+	struct sqlite3 *db = db_open(cfg, err, sizeof err);
+	if (!db)
+		fprintf(stderr, "imagegw: %s\n", err);
+	return db;
+}
+
+/* The value after a --flag in argv, or NULL. */
+static const char *flag_value(int argc, char **argv, const char *flag)
+{
+	for (int i = 2; i + 1 < argc; i++)
+		if (strcmp(argv[i], flag) == 0)
+			return argv[i + 1];
+	return NULL;
+}
+
+static int cmd_cache(int argc, char **argv)
+{
+	const char *sub = argc >= 3 ? argv[2] : "";
+	static const char *const subs[] = {"stats", "purge", "clear", "invalidate", NULL};
+	int known = 0;
+	for (int i = 0; subs[i]; i++)
+		known |= strcmp(sub, subs[i]) == 0;
+	if (!known) {
+		fprintf(stderr, "usage: imagegw cache stats | purge | clear | "
+				"invalidate [--model M] [--prompt-hash H]\n");
+		return 2;
+	}
+	struct config cfg;
+	struct sqlite3 *db = open_db(&cfg);
+	int rc = 1;
+	if (!db)
+		goto out;
+	long n = 0;
+	if (strcmp(sub, "stats") == 0) {
+		struct cache_stats s;
+		if (cache_stats_get(&cfg, db, &s) == 0) {
+			struct buf b = BUF_INIT;
+			cache_stats_json(&s, &b);
+			printf("%s\n", b.data);
+			buf_free(&b);
+			rc = 0;
+		}
+		goto out;
+	}
+	if (strcmp(sub, "purge") == 0) {
+		n = cache_purge(&cfg, db);
+	} else if (strcmp(sub, "clear") == 0) {
+		n = cache_clear(&cfg, db);
+	} else {
+		const char *model = flag_value(argc, argv, "--model");
+		const char *hash = flag_value(argc, argv, "--prompt-hash");
+		if (!model && !hash) {
+			fprintf(stderr,
+				"imagegw cache invalidate: give --model and/or --prompt-hash\n");
+			rc = 2;
+			goto out;
+		}
+		n = cache_invalidate(&cfg, db, model, hash);
+	}
+	if (n >= 0) {
+		printf("%s: %ld entr%s removed\n", sub, n, n == 1 ? "y" : "ies");
+		rc = 0;
+	} else {
+		fprintf(stderr, "imagegw cache %s failed (database busy?)\n", sub);
+	}
+out:
+	db_close(db);
+	config_free(&cfg);
+	return rc;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct command {
@@ -91,6 +170,11 @@ static const struct command {
 	 "validate and print the effective configuration (secrets masked); "
 	 "or print the key table as Markdown"},
 	{"init", cmd_init, "init", "create data_dir, the cache directory and the database"},
+	{"cache", cmd_cache, "cache stats|purge|clear",
+	 "cache statistics; purge expired entries "
+	 "(cron); remove everything"},
+	{"cache", cmd_cache, "cache invalidate --model M --prompt-hash H",
+	 "remove the entries of a model and/or prompt hash"},
 	{"fcgi", NULL, "fcgi", "answer FastCGI requests on stdin (for spawn-fcgi)"},
 	{"cgi", NULL, "cgi", "answer one CGI request from the environment and stdin"},
 	{"help", cmd_help, "help", "this list"},

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hash.h"
 #include "json.h"
@@ -77,6 +78,14 @@ void http_request_read(struct http_request *rq, const struct http_io *io, long m
 	rq->remote_addr = param_dup(io, "REMOTE_ADDR");
 	rq->content_type = param_dup(io, "CONTENT_TYPE");
 	rq->cache_control = param_dup(io, "HTTP_CACHE_CONTROL");
+	rq->authorization = param_dup(io, "HTTP_AUTHORIZATION");
+	rq->api_key_header = param_dup(io, "HTTP_X_API_KEY");
+	rq->host = param_dup(io, "HTTP_HOST");
+	rq->if_none_match = param_dup(io, "HTTP_IF_NONE_MATCH");
+	const char *https = io->param(io->ctx, "HTTPS");
+	const char *scheme = io->param(io->ctx, "REQUEST_SCHEME");
+	rq->https = (https && (strcasecmp(https, "on") == 0 || strcmp(https, "1") == 0)) ||
+		    (scheme && strcasecmp(scheme, "https") == 0);
 	pick_request_id(rq, io);
 	const char *cl = io->param(io->ctx, "CONTENT_LENGTH");
 	rq->content_length = cl && *cl ? strtol(cl, NULL, 10) : -1;
@@ -111,6 +120,10 @@ void http_request_free(struct http_request *rq)
 	free(rq->remote_addr);
 	free(rq->content_type);
 	free(rq->cache_control);
+	free(rq->authorization);
+	free(rq->api_key_header);
+	free(rq->host);
+	free(rq->if_none_match);
 	buf_free(&rq->body);
 	memset(rq, 0, sizeof *rq);
 }
@@ -167,6 +180,7 @@ void reply_error(struct reply *rp, const struct img_error *e, const char *reques
 	 * headers after their operation succeeds. */
 	buf_reset(&rp->body);
 	rp->nrefs = 0;
+	rp->no_length = 0;
 	rp->status = ei->http;
 	rp->content_type = "application/json";
 	struct buf *b = &rp->body;
@@ -219,7 +233,8 @@ int reply_send(const struct reply *rp, const struct http_io *io, const char *req
 	buf_printf(&h, "Status: %d %s\r\n", rp->status, status_text(rp->status));
 	buf_printf(&h, "Content-Type: %s%s\r\n", rp->content_type,
 		   strncmp(rp->content_type, "application/json", 16) == 0 ? "; charset=utf-8" : "");
-	buf_printf(&h, "Content-Length: %zu\r\n", total);
+	if (!rp->no_length)
+		buf_printf(&h, "Content-Length: %zu\r\n", total);
 	buf_printf(&h, "X-Request-Id: %s\r\n", request_id);
 	buf_puts(&h, "X-Content-Type-Options: nosniff\r\n");
 	buf_append(&h, rp->headers.data, rp->headers.len);

@@ -25,6 +25,11 @@ struct http_request {
 	char *remote_addr;
 	char *content_type;
 	char *cache_control;
+	char *authorization;  /* Authorization header, "" if none */
+	char *api_key_header; /* x-api-key header, "" if none */
+	char *host;	      /* Host header */
+	int https;	      /* the request came over TLS (HTTPS=on) */
+	char *if_none_match;
 	char request_id[40];
 	long content_length; /* -1 when not given */
 	struct buf body;
@@ -48,6 +53,7 @@ struct reply {
 	struct buf body;
 	struct reply_ref refs[REPLY_MAX_REFS];
 	int nrefs;
+	int no_length; /* send no Content-Length: a 304, or the web server sends the file */
 };
 
 /* Copies what the gateway needs out of the parameters and reads the body,
@@ -70,8 +76,8 @@ void reply_header(struct reply *rp, const char *name, const char *fmt, ...)
 /* Throws away anything built so far and renders e as the SPEC section 4
  * JSON envelope with its status (and Retry-After where it applies). */
 void reply_error(struct reply *rp, const struct img_error *e, const char *request_id);
-/* Writes status line, headers (Content-Type, Content-Length, X-Request-Id)
- * and body.  Returns 0, or -1 when the web server went away. */
+/* Writes status line, headers (Content-Type, Content-Length unless
+ * no_length, X-Request-Id) and body.  Returns 0, or -1 when the web server went away. */
 int reply_send(const struct reply *rp, const struct http_io *io, const char *request_id,
 	       int head_only);
 

@@ -1,14 +1,16 @@
-/* POST /v1/images/generations (SPEC 2.1): parse, plan, generate, render the
- * OpenAI-shaped answer with the X-Imagegw-* headers. */
+/* POST /v1/images/generations (SPEC 2.1): parse the body, produce the images
+ * (cache + upstream), render the OpenAI-shaped answer with the X-Imagegw-*
+ * headers; fresh images are stored after the reply has gone. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
-#include "generate.h"
 #include "genreq.h"
 #include "json.h"
-#include "plan.h"
+#include "produce.h"
 #include "route.h"
+#include "urlsign.h"
 #include "xalloc.h"
 
 /* The resolved variant id for X-Imagegw-Model: family plus the resolution
@@ -53,97 +55,155 @@ static void note_plan(struct ctx *c, const struct gen_plan *p, const struct gen_
 		snprintf(l->user, sizeof l->user, "%s", r->user);
 }
 
-static void render_images(struct ctx *c, const struct gen_plan *p, const struct gen_req *r,
-			  const struct gen_result *res)
+/* scheme://host + base_path, or public_base_url: what image URLs start with. */
+static void url_base(const struct ctx *c, struct buf *out)
+{
+	const struct config *cfg = &c->app->cfg;
+	if (cfg->public_base_url[0]) {
+		size_t n = strlen(cfg->public_base_url);
+		while (n > 0 && cfg->public_base_url[n - 1] == '/')
+			n--;
+		buf_append(out, cfg->public_base_url, n);
+		return;
+	}
+	buf_printf(out, "%s://%s%s", c->rq->https ? "https" : "http",
+		   c->rq->host[0] ? c->rq->host : "localhost", cfg->base_path);
+}
+
+/* One data[] entry's image: a signed URL to the cached file, a data: URI,
+ * or the base64 itself (spliced in by reference, not copied). */
+static void render_image(struct ctx *c, const struct gen_req *r, const struct produce_item *it,
+			 const struct buf *base)
 {
 	struct buf *b = &c->rp->body;
+	const struct config *cfg = &c->app->cfg;
+	if (!r->response_url) {
+		buf_puts(b, "\"b64_json\":\"");
+		reply_body_ref(c->rp, it->b64, it->b64_len);
+		buf_putc(b, '"');
+		return;
+	}
+	if (it->stored && strcmp(cfg->url_mode, "url") == 0) {
+		char path[128];
+		snprintf(path, sizeof path, "/v1/files/%s.%s", it->entry.blob, it->entry.ext);
+		struct buf url = BUF_INIT;
+		urlsign_url(&url, base->data, path, c->app->url_secret,
+			    (long)time(NULL) + cfg->url_ttl_seconds);
+		buf_puts(b, "\"url\":");
+		json_put_str(b, url.data, url.len);
+		buf_free(&url);
+		return;
+	}
+	/* url_mode=data, or no file to point at (cache off or store failed). */
+	buf_printf(b, "\"url\":\"data:%s;base64,", it->mime);
+	reply_body_ref(c->rp, it->b64, it->b64_len);
+	buf_putc(b, '"');
+}
+
+static void render_images(struct ctx *c, const struct gen_req *r, const struct produce *pr)
+{
+	struct buf *b = &c->rp->body;
+	struct buf base = BUF_INIT;
+	url_base(c, &base);
 	buf_printf(b, "{\"created\":%lld,\"data\":[", (long long)time(NULL));
 	int first = 1;
-	for (int i = 0; i < res->n; i++) {
-		const struct gen_image *img = &res->images[i];
-		if (img->err.code != IMG_OK)
+	for (int i = 0; i < pr->n; i++) {
+		const struct produce_item *it = &pr->items[i];
+		if (!it->b64 && !(it->cached && it->stored))
 			continue;
 		buf_puts(b, first ? "{" : ",{");
 		first = 0;
-		if (r->response_url) {
-			/* Until the cache serves signed file URLs, url mode answers
-			 * with data: URIs (docs/api.md). */
-			buf_printf(b, "\"url\":\"data:%s;base64,", img->mime);
-		} else {
-			buf_puts(b, "\"b64_json\":\"");
-		}
-		reply_body_ref(c->rp, img->b64, img->b64_len);
-		buf_puts(b, "\",\"revised_prompt\":");
-		json_put_cstr(b, p->revised_prompt);
+		render_image(c, r, it, &base);
+		buf_puts(b, ",\"revised_prompt\":");
+		json_put_cstr(b, pr->plan.revised_prompt);
 		buf_putc(b, '}');
 	}
-	buf_printf(b, "],\"usage\":{\"images\":%d,\"cached\":0}", res->succeeded);
-	if (res->succeeded < res->n) {
+	buf_printf(b, "],\"usage\":{\"images\":%d,\"cached\":%d}", pr->succeeded, pr->hits);
+	if (pr->succeeded < pr->n) {
 		buf_puts(b, ",\"errors\":[");
 		first = 1;
-		for (int i = 0; i < res->n; i++) {
-			const struct img_error *e = &res->images[i].err;
-			if (e->code == IMG_OK)
+		for (int i = 0; i < pr->n; i++) {
+			const struct produce_item *it = &pr->items[i];
+			if (it->b64 || it->cached)
 				continue;
 			buf_printf(b, "%s{\"index\":%d,\"code\":", first ? "" : ",", i);
 			first = 0;
-			json_put_cstr(b, err_info(e->code)->code);
+			json_put_cstr(b, err_info(it->err.code)->code);
 			buf_puts(b, ",\"message\":");
-			json_put_cstr(b, e->message[0] ? e->message : err_info(e->code)->message);
+			json_put_cstr(b, it->err.message[0] ? it->err.message
+							    : err_info(it->err.code)->message);
 			buf_putc(b, '}');
 		}
 		buf_putc(b, ']');
 	}
 	buf_puts(b, "}\n");
+	buf_free(&base);
 }
 
-static void free_result(void *arg)
+/* What the request asked of the cache: Cache-Control and the body's "cache". */
+static enum produce_cache_mode cache_mode(const struct ctx *c, const struct gen_req *r)
 {
-	generate_result_free(arg);
-	free(arg);
+	const char *cc = c->rq->cache_control;
+	if (r->no_store || strcasestr(cc, "no-store"))
+		return PRODUCE_CACHE_NO_STORE;
+	if (strcasestr(cc, "no-cache"))
+		return PRODUCE_CACHE_REFRESH;
+	return PRODUCE_CACHE_USE;
+}
+
+struct pending {
+	struct app *app;
+	struct produce pr;
+};
+
+/* After the reply: store fresh images, release locks, free everything. */
+static void settle(void *arg)
+{
+	struct pending *pd = arg;
+	produce_settle(&pd->app->cfg, pd->app->db, &pd->pr);
+	produce_free(&pd->pr);
+	free(pd);
 }
 
 enum img_err images_generations(struct ctx *c)
 {
 	struct gen_req r;
-	struct gen_plan p;
 	/* The images stay alive until the reply is sent (reply_body_ref). */
-	struct gen_result *res = xcalloc(1, sizeof *res);
-	memset(&p, 0, sizeof p);
+	struct pending *pd = xcalloc(1, sizeof *pd);
+	pd->app = c->app;
 	enum img_err rc =
 		genreq_parse_json(&c->app->cfg, c->rq->body.data, c->rq->body.len, &r, &c->err);
 	if (rc != IMG_OK)
 		goto out;
-	rc = plan_build(&c->app->cfg, &r, 0, &p, &c->err);
+	struct produce *pr = &pd->pr;
+	rc = produce_run(&c->app->cfg, c->app->db, &r, cache_mode(c, &r), r.response_url,
+			 c->rq->request_id, pr, &c->err);
+	if (pr->plan.revised_prompt)
+		note_plan(c, &pr->plan, &r);
+	c->log.provider = pr->gen.provider ? pr->gen.provider : c->log.provider;
+	snprintf(c->log.account, sizeof c->log.account, "%s", pr->gen.account);
+	c->log.retry_count = pr->gen.retry_count;
+	c->log.generation_ms = pr->gen.generation_ms;
+	c->log.upstream_status = pr->gen.upstream_status;
+	snprintf(c->log.finish_reason, sizeof c->log.finish_reason, "%s", pr->gen.finish_reason);
+	c->log.images = pr->succeeded;
+	c->log.cache = pr->cache_state;
 	if (rc != IMG_OK)
 		goto out;
-	note_plan(c, &p, &r);
-	rc = generate_run(&c->app->cfg, &p, &r, c->rq->request_id, res, &c->err);
-	c->log.provider = res->provider;
-	snprintf(c->log.account, sizeof c->log.account, "%s", res->account);
-	c->log.retry_count = res->retry_count;
-	c->log.generation_ms = res->generation_ms;
-	c->log.upstream_status = res->upstream_status;
-	snprintf(c->log.finish_reason, sizeof c->log.finish_reason, "%s", res->finish_reason);
-	c->log.images = res->succeeded;
-	if (rc != IMG_OK)
-		goto out;
-	c->log.cache = r.no_store ? "bypass" : "miss";
 	char variant[128];
-	variant_id(&p, variant, sizeof variant);
-	reply_header(c->rp, "X-Imagegw-Cache", "%s", c->log.cache);
+	variant_id(&pr->plan, variant, sizeof variant);
+	reply_header(c->rp, "X-Imagegw-Cache", "%s", pr->cache_state);
 	reply_header(c->rp, "X-Imagegw-Model", "%s", variant);
-	reply_header(c->rp, "X-Imagegw-Aspect-Ratio", "%s", p.aspect_ratio);
-	reply_header(c->rp, "X-Imagegw-Image-Size", "%s", p.image_size);
+	reply_header(c->rp, "X-Imagegw-Aspect-Ratio", "%s", pr->plan.aspect_ratio);
+	reply_header(c->rp, "X-Imagegw-Image-Size", "%s", pr->plan.image_size);
 	reply_header(c->rp, "Cache-Control", "no-store");
-	render_images(c, &p, &r, res);
-	c->after_send = free_result;
-	c->after_arg = res;
-	res = NULL;
+	render_images(c, &r, pr);
+	c->after_send = settle;
+	c->after_arg = pd;
+	pd = NULL;
 out:
-	if (res)
-		free_result(res);
-	plan_free(&p);
+	if (pd)
+		settle(pd);
 	genreq_free(&r);
 	return rc;
 }

@@ -259,6 +259,22 @@ static int app_start(struct app *app)
 		hash_random(r, sizeof r);
 		hash_hex(r, sizeof r, app->log_salt);
 	}
+	/* An empty url_secret (only if the kernel gives no random bytes) never
+	 * verifies: links fail closed. */
+	char *us = app->url_secret;
+	if (app->cfg.url_secret[0]) {
+		if (strlen(app->cfg.url_secret) >= sizeof app->url_secret)
+			log_msg(LOG_WARN, "url_secret: only the first %zu characters are used",
+				sizeof app->url_secret - 1);
+		snprintf(us, sizeof app->url_secret, "%s", app->cfg.url_secret);
+	} else if (db_meta_get(app->db, "url_secret", us, sizeof app->url_secret) != 0 || !us[0]) {
+		unsigned char r[32];
+		if (hash_random(r, sizeof r) == 0)
+			hash_hex(r, sizeof r, us);
+		log_msg(LOG_WARN,
+			"no url_secret configured or in the database: image URLs are "
+			"signed with a per-process key and will not verify across processes");
+	}
 	/* libcurl (and OpenSSL) start on the first upstream call, not here: a CGI
 	 * process answering /healthz never pays for them. */
 	return 0;

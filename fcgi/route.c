@@ -1,27 +1,44 @@
-/* The route table: method, path, handler.  Paths are matched exactly after
- * base_path is removed; both /v1/... and the bare /... forms are accepted so
- * the binary works wherever the web server mounts it. */
+/* The route table: method, path, handler, who may call it.  Paths are
+ * matched exactly after base_path is removed (a pattern ending in '*' matches
+ * that prefix); both /v1/... and the bare /... forms are accepted so the
+ * binary works wherever the web server mounts it. */
 #include "route.h"
 
 #include <string.h>
+
+#include "auth.h"
+
+enum route_auth { ROUTE_PUBLIC, ROUTE_ADMIN };
 
 static const struct route {
 	const char *method;
 	const char *path;
 	route_fn fn;
+	enum route_auth auth;
 } routes[] = {
-	{"POST", "/v1/images/generations", images_generations},
-	{"GET", "/v1/models", models_list},
-	{"GET", "/healthz", health_get},
+	{"POST", "/v1/images/generations", images_generations, ROUTE_PUBLIC},
+	{"GET", "/v1/models", models_list, ROUTE_PUBLIC},
+	{"GET", "/v1/files/*", files_get, ROUTE_PUBLIC}, /* the signature is the credential */
+	{"GET", "/v1/cache/stats", cache_stats_get_route, ROUTE_ADMIN},
+	{"DELETE", "/v1/cache", cache_delete_route, ROUTE_ADMIN},
+	{"GET", "/healthz", health_get, ROUTE_PUBLIC},
 };
+
+static int match_one(const char *pattern, const char *path)
+{
+	size_t n = strlen(pattern);
+	if (n && pattern[n - 1] == '*')
+		return strncmp(pattern, path, n - 1) == 0 && path[n - 1] != '\0';
+	return strcmp(pattern, path) == 0;
+}
 
 /* Paths also answer without the /v1 prefix (a server mounting us at /v1/
  * with the prefix stripped). */
 static int path_matches(const char *pattern, const char *path)
 {
-	if (strcmp(pattern, path) == 0)
+	if (match_one(pattern, path))
 		return 1;
-	return strncmp(pattern, "/v1/", 4) == 0 && strcmp(pattern + 3, path) == 0;
+	return strncmp(pattern, "/v1/", 4) == 0 && match_one(pattern + 3, path);
 }
 
 enum img_err route_dispatch(struct ctx *c)
@@ -37,6 +54,8 @@ enum img_err route_dispatch(struct ctx *c)
 		int is_get = strcmp(r->method, "GET") == 0;
 		if (strcmp(r->method, method) == 0 || (is_get && strcmp(method, "HEAD") == 0)) {
 			c->route = r->path;
+			if (r->auth == ROUTE_ADMIN && auth_admin(c) != IMG_OK)
+				return c->err.code;
 			return r->fn(c);
 		}
 		size_t l = strlen(allow);

@@ -15,7 +15,8 @@ struct app {
 	struct config cfg;
 	struct sqlite3 *db; /* NULL when the database could not be opened */
 	char db_error[256];
-	char log_salt[40]; /* keys the hashes of client addresses in logs */
+	char log_salt[40];   /* keys the hashes of client addresses in logs */
+	char url_secret[96]; /* signs image URLs: config, else the database, else per process */
 };
 
 /* Fields a handler learns and the request log event reports (SPEC 7). */
@@ -62,5 +63,8 @@ enum img_err route_dispatch(struct ctx *c);
 enum img_err images_generations(struct ctx *c);
 enum img_err models_list(struct ctx *c);
 enum img_err health_get(struct ctx *c);
+enum img_err files_get(struct ctx *c);
+enum img_err cache_stats_get_route(struct ctx *c);
+enum img_err cache_delete_route(struct ctx *c);
 
 #endif

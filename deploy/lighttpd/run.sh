@@ -16,8 +16,11 @@ IMAGEGW_CONFIG=$config "$top/build/imagegw" init > /dev/null 2>&1 ||
 	{ IMAGEGW_CONFIG=$config "$top/build/imagegw" init; exit 1; }
 IMAGEGW_CONFIG=$config "$top/build/imagegw" config check > /dev/null 2>&1 ||
 	{ IMAGEGW_CONFIG=$config "$top/build/imagegw" config check; exit 1; }
+# X-Sendfile may only send files from the effective cache_dir.
+cache=$(IMAGEGW_CONFIG=$config "$top/build/imagegw" config check 2>/dev/null |
+	sed -n 's/^cache_dir = \(\/.*\)    # .*/\1/p')
 conf=$(sh "$top/deploy/lighttpd/render.sh" "$var/run" "$port" "$top/build/imagegw" \
-	"$top/deploy/www" "$config" 2 /dev/stderr)
+	"$top/deploy/www" "$config" 2 /dev/stderr "${cache:-$var/cache}")
 lighttpd -tt -f "$conf" > /dev/null
 host=${IMAGEGW_BIND:-127.0.0.1}
 [ "$host" = 0.0.0.0 ] && host=127.0.0.1

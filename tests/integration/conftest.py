@@ -121,6 +121,8 @@ class Gateway:
         conf = {"data_dir": os.path.join(self.dir, "var"), "log_file": self.log_file,
                 "log_level": "debug"}
         conf.update(settings)
+        # Where X-Sendfile may send files from (lighttpd's x-sendfile-docroot).
+        self.cache_dir = conf.get("cache_dir") or os.path.join(conf["data_dir"], "cache")
         with open(self.config, "w") as f:
             for k, v in conf.items():
                 f.write(f"{k} = {v}\n")
@@ -139,7 +141,7 @@ class Gateway:
         self.error_log = os.path.join(self.dir, "lighttpd-error.log")
         conf_path = subprocess.check_output(
             ["sh", RENDER, run_dir, str(self.port), binary, WWW, self.config,
-             str(max_procs), self.error_log], text=True).strip()
+             str(max_procs), self.error_log, self.cache_dir], text=True).strip()
         child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                      "ASAN_OPTIONS": f"log_path={self.asan_dir}/asan:detect_leaks=1:abort_on_error=0",
                      "UBSAN_OPTIONS": f"log_path={self.asan_dir}/ubsan:print_stacktrace=1"}
@@ -226,6 +228,12 @@ class Gateway:
 
 def decode_image(item):
     return base64.b64decode(item["b64_json"])
+
+
+def fetch_url(gateway, url):
+    """GET an image URL the gateway handed out (absolute, signed) from it."""
+    assert url.startswith(gateway.url + "/"), url
+    return gateway.get(url[len(gateway.url):])
 
 
 # SPEC 4: code -> (HTTP status, type, category).

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, assert_error, decode_image, free_port
+from conftest import ROOT, assert_error, decode_image, fetch_url, free_port
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "mock"))
 import mock_gemini  # noqa: E402  (the mock's own image makers, to compare bytes)
@@ -110,11 +110,14 @@ def test_jpeg_labelled_png_is_returned_as_jpeg(gateway, mock):
     img = decode_image(r.json()["data"][0])
     assert img[:3] == b"\xff\xd8\xff"
     assert img == mock_gemini.TINY_JPEG
-    # the data: URL form names the sniffed type, not the upstream's label
+    # the url form names and serves the sniffed type, not the upstream's label
     r = gateway.generate(prompt=uniq("mock:jpeg"), response_format="url")
     assert r.status == 200, r
     url = r.json()["data"][0]["url"]
-    assert url.startswith("data:image/jpeg;base64,"), url[:40]
+    assert ".jpg?" in url, url
+    f = fetch_url(gateway, url)
+    assert f.status == 200 and f.header("content-type") == "image/jpeg"
+    assert f.body == mock_gemini.TINY_JPEG
 
 
 def test_webp_labelled_png_is_returned_as_webp(gateway, mock):
@@ -124,7 +127,10 @@ def test_webp_labelled_png_is_returned_as_webp(gateway, mock):
     assert img[:4] == b"RIFF" and img[8:12] == b"WEBP"
     assert img == mock_gemini.TINY_WEBP
     r = gateway.generate(prompt=uniq("mock:webp"), response_format="url")
-    assert r.json()["data"][0]["url"].startswith("data:image/webp;base64,")
+    url = r.json()["data"][0]["url"]
+    assert ".webp?" in url, url
+    f = fetch_url(gateway, url)
+    assert f.header("content-type") == "image/webp" and f.body == mock_gemini.TINY_WEBP
 
 
 def test_png_url_form(gateway, mock):
@@ -133,9 +139,10 @@ def test_png_url_form(gateway, mock):
     assert r.status == 200, r
     item = r.json()["data"][0]
     assert "b64_json" not in item
-    assert item["url"].startswith("data:image/png;base64,")
-    import base64
-    assert base64.b64decode(item["url"].split(",", 1)[1]) == final_png(p)
+    assert item["url"].startswith(gateway.url + "/v1/files/"), item["url"]
+    f = fetch_url(gateway, item["url"])
+    assert f.status == 200 and f.header("content-type") == "image/png"
+    assert f.body == final_png(p)
 
 
 def test_large_image_arrives_whole(gateway, mock):

@@ -251,7 +251,7 @@ TEST(env_overrides_file)
 	CHECK_INT(load("max_n = 4\nsafety_threshold = LOW\n"), 0);
 	CHECK_INT(cfg.max_n, 7);
 	CHECK_INT(source_of("max_n"), SRC_ENV);
-	CHECK_STR(cfg.source_env[key_index("max_n")], "IMAGEGW_*");
+	CHECK_STR(cfg.source_env[key_index("max_n")], "IMAGEGW_MAX_N");
 	CHECK_STR(cfg.safety_threshold, "LOW");
 	config_free(&cfg);
 
@@ -267,7 +267,7 @@ TEST(env_overrides_file)
 	setenv("IMAGEGW_SAFETY_THRESHOLD", "medium", 1);
 	CHECK_INT(load(NULL), 0);
 	CHECK_STR(cfg.safety_threshold, "MEDIUM");
-	CHECK_STR(cfg.source_env[key_index("safety_threshold")], "IMAGEGW_*");
+	CHECK_STR(cfg.source_env[key_index("safety_threshold")], "IMAGEGW_SAFETY_THRESHOLD");
 	config_free(&cfg);
 
 	/* A bad environment value is an error naming the variable. */
@@ -305,6 +305,7 @@ TEST(every_key_from_env)
 				 k->choices);
 			break;
 		case CT_URL: snprintf(val, sizeof val, "http://127.0.0.1:1"); break;
+		case CT_BOOL: snprintf(val, sizeof val, "false"); break;
 		default: snprintf(val, sizeof val, "/from-env"); break;
 		}
 		setenv(name, val, 1);
@@ -440,9 +441,12 @@ TEST(print_docs)
 
 		snprintf(cell, sizeof cell, "| `%s` |", k->name);
 		CHECK(strstr(out, cell) != NULL);
-		if (k->alias_env) {
-			snprintf(cell, sizeof cell, "`%s`", k->alias_env);
+		/* Every alias of a '|'-separated list appears in backticks. */
+		for (const char *a = k->alias_env; a && *a;) {
+			size_t n = strcspn(a, "|");
+			snprintf(cell, sizeof cell, "`%.*s`", (int)n, a);
 			CHECK(strstr(out, cell) != NULL);
+			a += n + (a[n] == '|');
 		}
 		CHECK(strstr(out, k->help) != NULL);
 	}

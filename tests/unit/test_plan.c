@@ -351,7 +351,7 @@ TEST(revised_prompt_and_copies)
 	r.style = NULL;
 	CHECK_INT(plan_build(&cfg, &r, 0, &p, &e), IMG_OK);
 	CHECK_STR(p.revised_prompt, "a red fox in the snow");
-	CHECK(p.style == NULL);
+	CHECK_STR(p.style, "");
 	plan_free(&p);
 }
 

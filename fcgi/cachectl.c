@@ -1,0 +1,65 @@
+/* The cache's admin routes (SPEC 2.8): GET /v1/cache/stats and DELETE
+ * /v1/cache (everything, or ?model=&prompt_hash= for matching entries). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "route.h"
+
+/* The value of a query parameter, percent-decoded ("" if absent). */
+static void query_param(const char *query, const char *name, char *out, size_t len)
+{
+	size_t nl = strlen(name);
+	out[0] = '\0';
+	for (const char *p = query; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t seg = amp ? (size_t)(amp - p) : strlen(p);
+		if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+			size_t o = 0;
+			for (size_t i = nl + 1; i < seg && o + 1 < len; i++) {
+				char ch = p[i];
+				if (ch == '+') {
+					ch = ' ';
+				} else if (ch == '%' && i + 2 < seg) {
+					char hex[3] = {p[i + 1], p[i + 2], '\0'};
+					char *end;
+					long v = strtol(hex, &end, 16);
+					if (*end == '\0' && v > 0) {
+						ch = (char)v;
+						i += 2;
+					}
+				}
+				out[o++] = ch;
+			}
+			out[o] = '\0';
+			return;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+}
+
+enum img_err cache_stats_get_route(struct ctx *c)
+{
+	struct cache_stats s;
+	if (cache_stats_get(&c->app->cfg, c->app->db, &s) != 0)
+		return err_set(&c->err, IMG_UNAVAILABLE, NULL, "The cache index cannot be read.");
+	cache_stats_json(&s, &c->rp->body);
+	buf_putc(&c->rp->body, '\n');
+	reply_header(c->rp, "Cache-Control", "no-store");
+	return IMG_OK;
+}
+
+enum img_err cache_delete_route(struct ctx *c)
+{
+	char model[128], prompt_hash[80];
+	query_param(c->rq->query, "model", model, sizeof model);
+	query_param(c->rq->query, "prompt_hash", prompt_hash, sizeof prompt_hash);
+	long n = model[0] || prompt_hash[0]
+			 ? cache_invalidate(&c->app->cfg, c->app->db, model, prompt_hash)
+			 : cache_clear(&c->app->cfg, c->app->db);
+	if (n < 0)
+		return err_set(&c->err, IMG_UNAVAILABLE, NULL,
+			       "The cache could not be changed; try again.");
+	buf_printf(&c->rp->body, "{\"deleted\":%ld}\n", n);
+	return IMG_OK;
+}
