@@ -71,7 +71,7 @@
       const r = await fetch('v1/models', { headers: authHeaders(), cache: 'no-store' });
       const j = await r.json().catch(() => null);
       if (!r.ok || !j || !Array.isArray(j.data)) {
-        throw new Error((j && j.error && j.error.message) || 'HTTP ' + r.status);
+        throw new Error(String((j && j.error && j.error.message) || 'HTTP ' + r.status).replace(/\.$/, ''));
       }
       ids = j.data.map((m) => m && m.id).filter((id) => typeof id === 'string');
       if (!ids.length) throw new Error('the gateway lists no models');
@@ -143,6 +143,10 @@
     errorBox.replaceChildren();
     revokeBlobs();
     setBusy(true, body);
+    if (matchMedia('(max-width: 59.99rem)').matches) { // stacked layout: bring the results into view
+      const still = matchMedia('(prefers-reduced-motion: reduce)').matches;
+      results.scrollIntoView({ block: 'start', behavior: still ? 'auto' : 'smooth' });
+    }
     announce('Generating ' + plural(body.n || 1, 'image') + '…');
     let r, j = null;
     try {
@@ -176,12 +180,12 @@
       $('results-title').focus(); // the button is about to go away; keep focus nearby
       if (lastBody) generate(lastBody);
     });
-    errorBox.replaceChildren(
+    errorBox.replaceChildren(...[
       el('p', { class: 'title' }, String(err.message || 'The request failed.')),
       err.remedy ? el('p', {}, String(err.remedy)) : null,
-      retryAfter && /^\d+$/.test(retryAfter) ? el('p', {}, 'You can retry in about ' + plural(+retryAfter, 'second') + '.') : null,
+      /^\d+$/.test(retryAfter || '') ? el('p', {}, 'You can retry in about ' + plural(+retryAfter, 'second') + '.') : null,
       ids ? el('p', { class: 'ids' }, ids) : null,
-      retry);
+      retry].filter(Boolean));
     live.textContent = '';
   }
 
