@@ -6,6 +6,7 @@
  * check length and hash and treat any mismatch as a miss. */
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -228,13 +229,16 @@ int cache_lookup(const struct config *cfg, sqlite3 *db, const struct cache_key *
 	sqlite3_stmt *st = db_stmt(db, "SELECT blob, ext, mime, bytes, width, height, created, "
 				       "expires FROM cache_entries WHERE key = :key");
 	if (!st)
-		return 0;
+		return -1;
 	db_bind_text(st, ":key", k->hex);
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		if (rc != SQLITE_DONE)
-			log_msg(LOG_WARN, "cache lookup failed: %s", sqlite3_errmsg(db));
+		if (rc != SQLITE_DONE) {
+			log_msg(LOG_WARN, "cache lookup failed (%s): going on uncached",
+				sqlite3_errmsg(db));
+			return -1;
+		}
 		db_counter_add(db, "cache_misses", 1);
 		return 0;
 	}
@@ -569,8 +573,41 @@ static long delete_where(const struct config *cfg, sqlite3 *db, const char *sql,
 	return db_commit(db) == SQLITE_OK ? n : -1;
 }
 
+/* Removes temp files older than an hour: what a process killed in the middle
+ * of a store leaves behind (never under a real blob name). */
+static void drop_stale_temps(const struct config *cfg)
+{
+	DIR *top = opendir(cfg->cache_dir);
+	if (!top)
+		return;
+	time_t cutoff = time(NULL) - 3600;
+	struct dirent *d;
+	while ((d = readdir(top))) {
+		if (strlen(d->d_name) != 2 || d->d_name[0] == '.')
+			continue;
+		char dir[4096];
+		snprintf(dir, sizeof dir, "%s/%s", cfg->cache_dir, d->d_name);
+		DIR *sub = opendir(dir);
+		if (!sub)
+			continue;
+		struct dirent *f;
+		while ((f = readdir(sub))) {
+			if (strncmp(f->d_name, ".tmp-", 5) != 0)
+				continue;
+			char path[4400];
+			struct stat sb;
+			snprintf(path, sizeof path, "%s/%s", dir, f->d_name);
+			if (stat(path, &sb) == 0 && sb.st_mtime < cutoff)
+				unlink(path);
+		}
+		closedir(sub);
+	}
+	closedir(top);
+}
+
 long cache_purge(const struct config *cfg, sqlite3 *db)
 {
+	drop_stale_temps(cfg);
 	return delete_where(cfg, db, "DELETE FROM cache_entries WHERE expires <= :now", NULL, NULL,
 			    (long)time(NULL));
 }

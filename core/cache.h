@@ -44,8 +44,10 @@ void cache_key_build(const struct gen_plan *p, const struct gen_req *r, const ch
 		     int slot, struct cache_key *k, struct buf *canon);
 /* 1 on a hit: e is filled and, when data is not NULL, the bytes are read into
  * it and checked against their hash.  0 on a miss (absent, expired, or a blob
- * that failed its check, which is then dropped).  Counts hits and misses and,
- * per hit, the upstream price of the plan's model and size as saved. */
+ * that failed its check, which is then dropped).  -1 when the index cannot
+ * be read (database busy past its timeout): the caller should leave the
+ * cache alone for the rest of the request.  Counts hits and misses and, per
+ * hit, the upstream price of the plan's model and size as saved. */
 int cache_lookup(const struct config *cfg, struct sqlite3 *db, const struct cache_key *k,
 		 const struct gen_plan *p, struct buf *data, struct cache_entry *e);
 /* Stores bytes for k: the blob file unless already there, the index row, then
@@ -64,8 +66,8 @@ const char *cache_ext_mime(const char *ext);
 int cache_stats_get(const struct config *cfg, struct sqlite3 *db, struct cache_stats *s);
 /* Appends the stats as a JSON object (the /v1/cache/stats body). */
 void cache_stats_json(const struct cache_stats *s, struct buf *out);
-/* Removes expired entries and blob files no entry references.  Returns the
- * number of entries removed, or -1. */
+/* Removes expired entries, blob files no entry references, and temp files
+ * over an hour old.  Returns the number of entries removed, or -1. */
 long cache_purge(const struct config *cfg, struct sqlite3 *db);
 /* Removes every entry and blob.  Returns the number of entries removed, or -1. */
 long cache_clear(const struct config *cfg, struct sqlite3 *db);

@@ -27,13 +27,20 @@ static void take_hit(struct produce_item *it, struct buf *bytes)
 }
 
 /* Looks one slot up; url-mode lookups only check the file's length (the web
- * server will send it), b64 lookups read and hash-check the bytes. */
+ * server will send it), b64 lookups read and hash-check the bytes.  An index
+ * that cannot be read turns the cache off for the rest of the request. */
 static int lookup(const struct config *cfg, struct sqlite3 *db, struct produce *pr,
 		  struct produce_item *it, int need_files)
 {
+	if (pr->degraded)
+		return 0;
 	struct buf bytes = BUF_INIT;
 	int hit =
 		cache_lookup(cfg, db, &it->key, &pr->plan, need_files ? NULL : &bytes, &it->entry);
+	if (hit < 0) {
+		pr->degraded = 1;
+		hit = 0;
+	}
 	if (hit && need_files) {
 		it->cached = it->stored = 1;
 		it->mime = cache_ext_mime(it->entry.ext);
@@ -49,7 +56,8 @@ static int lookup(const struct config *cfg, struct sqlite3 *db, struct produce *
 static void store_item(const struct config *cfg, struct sqlite3 *db, struct produce *pr,
 		       struct produce_item *it)
 {
-	if (it->stored || !it->b64 || pr->mode == PRODUCE_CACHE_NO_STORE || !cfg->cache_on)
+	if (it->stored || !it->b64 || pr->mode == PRODUCE_CACHE_NO_STORE || !cfg->cache_on ||
+	    pr->degraded)
 		return;
 	struct buf bytes = BUF_INIT;
 	if (b64_decode(&bytes, it->b64, it->b64_len) == 0 &&
@@ -84,7 +92,7 @@ enum img_err produce_run(const struct config *cfg, struct sqlite3 *db, const str
 
 	/* Identical requests in flight: whoever holds a key's lock generates it;
 	 * the others wait (bounded by the upstream timeout) and look again. */
-	if (use_cache && mode != PRODUCE_CACHE_NO_STORE && nmissing > 0) {
+	if (use_cache && !pr->degraded && mode != PRODUCE_CACHE_NO_STORE && nmissing > 0) {
 		int still = 0;
 		long timeout = cfg->upstream_timeout_seconds * 1000L + 5000;
 		for (int j = 0; j < nmissing; j++) {

@@ -46,6 +46,7 @@ struct produce {
 	int succeeded;
 	const char *cache_state; /* hit, miss, partial or bypass */
 	enum produce_cache_mode mode;
+	int degraded; /* the cache index could not be read: left alone */
 	int settled;
 };
 
