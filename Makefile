@@ -134,8 +134,13 @@ valgrind: $(BUILD)/imagegw
 test-live: $(BUILD)/imagegw
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw $(PYTHON) -m pytest -q -rs tests/live
 
-bench: $(BUILD)/imagegw
-	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw $(PYTHON) tests/bench/bench.py
+$(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/rel/libcore.a
+	@echo "  LD      $@"
+	@$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(BUILD)/rel/libcore.a $(LIBS)
+
+bench: $(BUILD)/imagegw $(BUILD)/bench_lookup
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw IMAGEGW_BENCH_LOOKUP=$(CURDIR)/$(BUILD)/bench_lookup \
+		$(PYTHON) tests/bench/bench.py
 
 deps:
 	@sh tests/tools/deps.sh

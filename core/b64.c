@@ -4,6 +4,7 @@
 #include "b64.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -43,12 +44,18 @@ void b64_encode(struct buf *out, const void *data, size_t n)
 
 	buf_grow(out, (full + (rest != 0)) * 4);
 	char *o = out->data + out->len;
+	/* Two output characters per lookup: the table maps 12 input bits to their
+	 * pair, which halves the work on multi-megabyte images. */
+	static char pairs[4096][2];
+	if (!pairs[0][0])
+		for (int i = 0; i < 4096; i++) {
+			pairs[i][0] = b64_alphabet[i >> 6];
+			pairs[i][1] = b64_alphabet[i & 63];
+		}
 	for (size_t i = 0; i < full; i++, p += 3, o += 4) {
 		uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
-		o[0] = b64_alphabet[v >> 18];
-		o[1] = b64_alphabet[(v >> 12) & 63];
-		o[2] = b64_alphabet[(v >> 6) & 63];
-		o[3] = b64_alphabet[v & 63];
+		memcpy(o, pairs[v >> 12], 2);
+		memcpy(o + 2, pairs[v & 0xfff], 2);
 	}
 	if (rest) {
 		uint32_t v = (uint32_t)p[0] << 16;

@@ -87,6 +87,114 @@ def miss_overhead(mock, gw, label, prompt, rounds):
              f"+{diff:.2f} ms (ratio {g_med / d_med:.2f})")]
 
 
+def paired(fa, fb, rounds):
+    """Times fa and fb in alternation; returns (median a, median b, ratio b/a)."""
+    for _ in range(10):
+        fa()
+        fb()
+    xs, ys = [], []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fa()
+        t2 = time.perf_counter()
+        fb()
+        t3 = time.perf_counter()
+        xs.append((t2 - t) * 1000)
+        ys.append((t3 - t2) * 1000)
+    a, b = statistics.median(xs), statistics.median(ys)
+    return a, b, b / a
+
+
+def cache_hits(mock, rounds):
+    """Cache hits through lighttpd+imagegw against lighttpd serving the same
+    bytes as a static file, in one gateway with X-Sendfile on."""
+    import json
+    import shutil
+    import tempfile
+    www = tempfile.mkdtemp(prefix="imagegw-bench-www-")
+    gw = conftest.Gateway({"gemini_base_url": mock.url, "gemini_api_key": "bench",
+                           "log_level": "warn", "sendfile_header": "X-Sendfile"},
+                          max_procs=2, www=www)
+    rows = []
+    try:
+        via = keepalive_client(gw.port)
+        hdr = {"Content-Type": "application/json"}
+        tiny = json.dumps({"prompt": "bench hit tiny", "model": "gemini-3-pro-image"})
+        big = json.dumps({"prompt": "bench hit big mock:bytes=2000000",
+                          "model": "gemini-3-pro-image"})
+        big_url = json.dumps({"prompt": "bench hit big mock:bytes=2000000",
+                              "model": "gemini-3-pro-image", "response_format": "url"})
+        via("POST", "/v1/images/generations", tiny, hdr)
+        body = via("POST", "/v1/images/generations", big, hdr)
+        time.sleep(0.3)  # the store happens after the reply
+        url = json.loads(via("POST", "/v1/images/generations", big_url, hdr))["data"][0]["url"]
+        file_path = url[url.index("/v1/"):]
+        # The same bytes as static files beside the page.
+        with open(os.path.join(www, "hit.json"), "wb") as f:
+            f.write(body)
+        blob = conftest.http(gw.port, "GET", file_path).body
+        with open(os.path.join(www, "blob.png"), "wb") as f:
+            f.write(blob)
+        static = keepalive_client(gw.port)
+
+        med, _ = timed(lambda: via("POST", "/v1/images/generations", tiny, hdr), rounds)
+        rows.append(("cache hit, tiny image, b64_json (median)", f"{med:.2f} ms"))
+        a, b, ratio = paired(lambda: static("GET", "/blob.png", None, {}),
+                             lambda: via("GET", file_path, None, {}), rounds)
+        rows.append(("url-mode fetch of a 2 MB image (X-Sendfile) vs static file",
+                     f"{b:.2f} vs {a:.2f} ms, ratio {ratio:.2f} (target <= 1.3)"))
+        a, b, ratio = paired(lambda: static("GET", "/hit.json", None, {}),
+                             lambda: via("POST", "/v1/images/generations", big, hdr),
+                             max(20, rounds // 4))
+        rows.append(("b64_json hit of a 2 MB image vs static file of the same JSON",
+                     f"{b:.2f} vs {a:.2f} ms, ratio {ratio:.2f} (target <= 1.5)"))
+        rows += throughput(gw, tiny)
+    finally:
+        gw.stop()
+        shutil.rmtree(www, ignore_errors=True)
+    return rows
+
+
+def throughput(gw, body):
+    """wrk, 2 connections per core for 10 s: cache hits vs a static file of
+    the same reply."""
+    import re
+    import shutil
+    if not shutil.which("wrk"):
+        return [("hit throughput (wrk)", "skipped: wrk not installed")]
+    reply = conftest.http(gw.port, "POST", "/v1/images/generations", body).body
+    www = None
+    for line in open(os.path.join(gw.dir, "run", "lighttpd.conf")):
+        if line.startswith("server.document-root"):
+            www = line.split('"')[1]
+    with open(os.path.join(www, "tiny.json"), "wb") as f:
+        f.write(reply)
+    conns = 2 * (os.cpu_count() or 2)
+    script = os.path.join(os.path.dirname(__file__), "hit.lua")
+
+    def rps(args, env=None):
+        out = subprocess.run(["wrk", "-t2", f"-c{conns}", "-d10s", *args],
+                             capture_output=True, text=True, env=env).stdout
+        m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+        return float(m.group(1)) if m else 0.0
+    env = dict(os.environ, IMAGEGW_BENCH_BODY=body)
+    hits = rps(["-s", script, f"{gw.url}/v1/images/generations"], env)
+    static = rps([f"{gw.url}/tiny.json"])
+    return [(f"hit throughput, wrk {conns} connections 10 s (tiny image)",
+             f"{hits:.0f} req/s vs static {static:.0f} req/s, ratio {hits / static:.2f}"
+             if static else f"{hits:.0f} req/s")]
+
+
+def lookup_cost():
+    binary = os.environ.get("IMAGEGW_BENCH_LOOKUP")
+    if not binary:
+        return []
+    out = subprocess.run([binary, "100000", "5000"], capture_output=True, text=True).stdout
+    med, p99 = out.split()
+    return [("cache lookup on a miss, 100 000 entries (median / p99)",
+             f"{float(med) / 1000:.3f} / {float(p99) / 1000:.3f} ms (target < 1 ms)")]
+
+
 def parallel(gw):
     def run(n):
         t = time.perf_counter()
@@ -110,7 +218,8 @@ def cold_start(binary, data_dir, rounds=50):
              b'{"prompt":"cold start","model":"local-preview"}')]:
         env = {"REQUEST_METHOD": method, "PATH_INFO": path, "GATEWAY_INTERFACE": "CGI/1.1",
                "CONTENT_LENGTH": str(len(body)), "IMAGEGW_DATA_DIR": data_dir,
-               "IMAGEGW_LOG_LEVEL": "error", "PATH": "/usr/bin:/bin"}
+               "IMAGEGW_LOG_LEVEL": "error", "IMAGEGW_CACHE_BACKEND": "none",
+               "PATH": "/usr/bin:/bin"}
 
         def once():
             p = subprocess.run([binary, "cgi"], input=body, env=env, capture_output=True)
@@ -125,8 +234,9 @@ def main():
     if not os.path.exists(binary):
         sys.exit(f"{binary} missing: run make first")
     mock = conftest.Mock()
+    # The miss path: the cache is off, so every call reaches the mock.
     gw = conftest.Gateway({"gemini_base_url": mock.url, "gemini_api_key": "bench",
-                           "log_level": "warn"}, max_procs=2)
+                           "log_level": "warn", "cache_backend": "none"}, max_procs=2)
     rows = []
     try:
         rows += miss_overhead(mock, gw, "tiny image", "bench tiny", ROUNDS)
@@ -134,6 +244,8 @@ def main():
                               max(20, ROUNDS // 5))
         rows += parallel(gw)
         rows += cold_start(binary, os.path.join(gw.dir, "var"))
+        rows += cache_hits(mock, ROUNDS)
+        rows += lookup_cost()
     finally:
         gw.stop()
         mock.stop()

@@ -111,7 +111,7 @@ class Mock:
 class Gateway:
     """lighttpd + imagegw with a config file written from `settings`."""
 
-    def __init__(self, settings, env=None, max_procs=2):
+    def __init__(self, settings, env=None, max_procs=2, www=WWW):
         self.dir = tempfile.mkdtemp(prefix="imagegw-it-")
         self.port = free_port()
         self.log_file = os.path.join(self.dir, "imagegw.log")
@@ -140,7 +140,7 @@ class Gateway:
             os.chmod(binary, 0o755)
         self.error_log = os.path.join(self.dir, "lighttpd-error.log")
         conf_path = subprocess.check_output(
-            ["sh", RENDER, run_dir, str(self.port), binary, WWW, self.config,
+            ["sh", RENDER, run_dir, str(self.port), binary, www, self.config,
              str(max_procs), self.error_log, self.cache_dir], text=True).strip()
         child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                      "ASAN_OPTIONS": f"log_path={self.asan_dir}/asan:detect_leaks=1:abort_on_error=0",
