@@ -25,6 +25,7 @@
 #include "image.h"
 #include "json.h"
 #include "log.h"
+#include "model.h"
 #include "plan.h"
 #include "safety.h"
 
@@ -159,7 +160,7 @@ static void delete_entry(sqlite3 *db, const char *key)
 	sqlite3_reset(st);
 }
 
-/* Drops an entry whose blob failed its check, and the blob if orphaned. */
+/* Drops an expired entry, and its blob if orphaned. */
 static void drop_entry(const struct config *cfg, sqlite3 *db, const char *key)
 {
 	if (db_begin(db) != SQLITE_OK)
@@ -167,6 +168,44 @@ static void drop_entry(const struct config *cfg, sqlite3 *db, const char *key)
 	delete_entry(db, key);
 	drop_orphans(cfg, db);
 	db_commit(db);
+}
+
+/* Drops a blob that failed its check: the file and every entry that uses it
+ * (they all share the bad bytes). */
+static void drop_blob(const struct config *cfg, sqlite3 *db, const char *hash, const char *ext)
+{
+	if (db_begin(db) != SQLITE_OK)
+		return;
+	sqlite3_stmt *st = db_stmt(db, "DELETE FROM cache_entries WHERE blob = :hash");
+	if (st) {
+		db_bind_text(st, ":hash", hash);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	char path[4096];
+	if (cache_blob_path(cfg, hash, ext, path, sizeof path) == 0)
+		unlink(path);
+	drop_orphans(cfg, db);
+	db_commit(db);
+}
+
+/* How long bookkeeping writes on the request path wait for a busy database
+ * (the normal busy timeout is for work that must happen). */
+#define BOOKKEEPING_PATIENCE_MS 200
+#define STORE_PATIENCE_MS	1000
+
+/* Counts a miss, best effort.  Returns 0 (a miss), or -1 when the database
+ * is too busy to write: the caller then leaves the cache alone. */
+static int count_miss(sqlite3 *db)
+{
+	db_set_patience(db, BOOKKEEPING_PATIENCE_MS);
+	int rc = db_counter_add(db, "cache_misses", 1);
+	db_set_patience(db, -1);
+	if (rc != 0) {
+		log_msg(LOG_WARN, "cache index busy (%s): going on uncached", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- lookup --------------------------------------------------------------- */
@@ -239,8 +278,7 @@ int cache_lookup(const struct config *cfg, sqlite3 *db, const struct cache_key *
 				sqlite3_errmsg(db));
 			return -1;
 		}
-		db_counter_add(db, "cache_misses", 1);
-		return 0;
+		return count_miss(db);
 	}
 	copy_col(st, 0, e->blob, sizeof e->blob);
 	copy_col(st, 1, e->ext, sizeof e->ext);
@@ -256,18 +294,18 @@ int cache_lookup(const struct config *cfg, sqlite3 *db, const struct cache_key *
 	char path[4096];
 	if (e->expires <= now) {
 		drop_entry(cfg, db, k->hex);
-		db_counter_add(db, "cache_misses", 1);
-		return 0;
+		return count_miss(db);
 	}
 	if (cache_blob_path(cfg, e->blob, e->ext, path, sizeof path) != 0 ||
 	    read_blob(path, e->blob, e->bytes, data) != 0) {
 		log_msg(LOG_WARN, "cache blob %.16s failed its check; dropped", e->blob);
-		drop_entry(cfg, db, k->hex);
-		db_counter_add(db, "cache_misses", 1);
-		return 0;
+		drop_blob(cfg, db, e->blob, e->ext);
+		return count_miss(db);
 	}
 
-	/* The hit's bookkeeping in one short transaction. */
+	/* The hit's bookkeeping in one short transaction, best effort: a busy
+	 * database must not hold up an image that is already in hand. */
+	db_set_patience(db, BOOKKEEPING_PATIENCE_MS);
 	if (db_begin(db) == SQLITE_OK) {
 		sqlite3_stmt *up = db_stmt(db, "UPDATE cache_entries SET last_access = :now, "
 					       "hits = hits + 1 WHERE key = :key");
@@ -284,8 +322,10 @@ int cache_lookup(const struct config *cfg, sqlite3 *db, const struct cache_key *
 				       : price_of(cfg, p->model.family, p->image_size);
 		if (saved > 0)
 			db_counter_add(db, "cache_cost_saved_usd", saved);
-		db_commit(db);
+		if (db_commit(db) != SQLITE_OK)
+			db_rollback(db);
 	}
+	db_set_patience(db, -1);
 	return 1;
 }
 
@@ -331,12 +371,12 @@ fail:
 
 /* Evicts least recently used entries until the blobs fit in 90 % of the cap.
  * Runs inside the caller's write transaction. */
-static long evict(const struct config *cfg, sqlite3 *db)
+static long evict(const struct config *cfg, sqlite3 *db, const char *keep)
 {
 	long long cap = cfg->cache_max_size_mb * 1024LL * 1024LL;
 	sqlite3_stmt *sum = db_stmt(db, "SELECT coalesce(sum(bytes), 0) FROM cache_blobs");
-	sqlite3_stmt *old = db_stmt(db, "SELECT key FROM cache_entries ORDER BY last_access, "
-					"created LIMIT 32");
+	sqlite3_stmt *old = db_stmt(db, "SELECT key FROM cache_entries WHERE key != :keep "
+					"ORDER BY last_access, created LIMIT 32");
 	if (!sum || !old)
 		return 0;
 	long evicted = 0;
@@ -349,6 +389,7 @@ static long evict(const struct config *cfg, sqlite3 *db)
 			break;
 		char keys[32][65];
 		int nk = 0;
+		db_bind_text(old, ":keep", keep);
 		while (nk < 32 && sqlite3_step(old) == SQLITE_ROW)
 			copy_col(old, 0, keys[nk++], sizeof keys[0]);
 		sqlite3_reset(old);
@@ -425,6 +466,13 @@ int cache_store(const struct config *cfg, sqlite3 *db, const struct cache_key *k
 	long now = (long)time(NULL);
 	e->created = now;
 	e->expires = now + cfg->cache_ttl;
+	if ((long long)n > cfg->cache_max_size_mb * 1024LL * 1024LL * 9 / 10) {
+		log_msg(LOG_WARN,
+			"cache store skipped: a %zu-byte image is larger than 90 %% of "
+			"cache_max_size_mb",
+			n);
+		return -1;
+	}
 
 	char dir[4096], path[4096], tmp[4200];
 	snprintf(dir, sizeof dir, "%s/%.2s", cfg->cache_dir, e->blob);
@@ -438,17 +486,21 @@ int cache_store(const struct config *cfg, sqlite3 *db, const struct cache_key *k
 	struct buf params = BUF_INIT;
 	params_json(p, k, &params);
 	int rc = -1;
-	if (db_begin(db) != SQLITE_OK) {
+	/* A store runs after the reply, but the process takes no new request
+	 * until it is done: it waits a little for a busy database, not the full
+	 * busy timeout, and otherwise skips (the cache never fails a request). */
+	db_set_patience(db, STORE_PATIENCE_MS);
+	int began = db_begin(db);
+	db_set_patience(db, -1);
+	if (began != SQLITE_OK) {
 		log_msg(LOG_WARN, "cache store skipped: database busy: %s", sqlite3_errmsg(db));
 		unlink(tmp);
 		goto out;
 	}
-	/* Under the write lock: take the final name unless an identical blob
-	 * already holds it (checked by size; the name is the hash). */
-	struct stat sb;
-	if (stat(path, &sb) == 0 && sb.st_size == (off_t)n)
-		unlink(tmp);
-	else if (rename(tmp, path) != 0) {
+	/* Under the write lock, so no purge can unlink it between here and the
+	 * commit: the fresh bytes take the final name, replacing any file there
+	 * (identical by its name, unless it was damaged). */
+	if (rename(tmp, path) != 0) {
 		log_msg(LOG_WARN, "cache store skipped: rename failed: %s", strerror(errno));
 		unlink(tmp);
 		db_rollback(db);
@@ -496,7 +548,7 @@ int cache_store(const struct config *cfg, sqlite3 *db, const struct cache_key *k
 	}
 	purge_some(db, now);
 	drop_orphans(cfg, db); /* a replaced entry may have left its old blob */
-	evict(cfg, db);
+	evict(cfg, db, k->hex);
 	rc = db_commit(db) == SQLITE_OK ? 0 : -1;
 	if (rc != 0) {
 		log_msg(LOG_WARN, "cache store commit failed: %s", sqlite3_errmsg(db));
@@ -573,9 +625,22 @@ static long delete_where(const struct config *cfg, sqlite3 *db, const char *sql,
 	return db_commit(db) == SQLITE_OK ? n : -1;
 }
 
-/* Removes temp files older than an hour: what a process killed in the middle
- * of a store leaves behind (never under a real blob name). */
-static void drop_stale_temps(const struct config *cfg)
+/* 1 when cache_blobs has a row for hash. */
+static int blob_known(sqlite3 *db, const char *hash)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT 1 FROM cache_blobs WHERE hash = :hash");
+	if (!st)
+		return 1; /* when unsure, keep the file */
+	db_bind_text(st, ":hash", hash);
+	int known = sqlite3_step(st) != SQLITE_DONE;
+	sqlite3_reset(st);
+	return known;
+}
+
+/* Removes what processes killed in the middle of a store leave behind, once
+ * it is an hour old: temp files, and blob files that no row names (killed
+ * between the rename and the commit).  Neither is ever served. */
+static void drop_leftovers(const struct config *cfg, sqlite3 *db)
 {
 	DIR *top = opendir(cfg->cache_dir);
 	if (!top)
@@ -592,13 +657,24 @@ static void drop_stale_temps(const struct config *cfg)
 			continue;
 		struct dirent *f;
 		while ((f = readdir(sub))) {
-			if (strncmp(f->d_name, ".tmp-", 5) != 0)
-				continue;
-			char path[4400];
+			char path[4400], hash[300];
 			struct stat sb;
 			snprintf(path, sizeof path, "%s/%s", dir, f->d_name);
-			if (stat(path, &sb) == 0 && sb.st_mtime < cutoff)
+			if (f->d_name[0] == '.' && strncmp(f->d_name, ".tmp-", 5) != 0)
+				continue;
+			if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_mtime >= cutoff)
+				continue;
+			if (strncmp(f->d_name, ".tmp-", 5) == 0) {
 				unlink(path);
+				continue;
+			}
+			snprintf(hash, sizeof hash, "%s%.*s", d->d_name,
+				 (int)strcspn(f->d_name, "."), f->d_name);
+			if (strlen(hash) != 64 || db_begin(db) != SQLITE_OK)
+				continue;
+			if (!blob_known(db, hash))
+				unlink(path);
+			db_commit(db);
 		}
 		closedir(sub);
 	}
@@ -607,7 +683,7 @@ static void drop_stale_temps(const struct config *cfg)
 
 long cache_purge(const struct config *cfg, sqlite3 *db)
 {
-	drop_stale_temps(cfg);
+	drop_leftovers(cfg, db);
 	return delete_where(cfg, db, "DELETE FROM cache_entries WHERE expires <= :now", NULL, NULL,
 			    (long)time(NULL));
 }
@@ -622,11 +698,16 @@ long cache_invalidate(const struct config *cfg, sqlite3 *db, const char *model,
 {
 	if ((!model || !*model) && (!prompt_hash || !*prompt_hash))
 		return -1;
-	/* A model matches itself and its suffixed variants: "gemini-3-pro-image"
-	 * covers "gemini-3-pro-image-4k-16x9"; the comparison is literal. */
+	/* A family with variant suffixes covers its variants ("gemini-3-pro-image"
+	 * also removes "gemini-3-pro-image-4k-16x9"); any other id only itself. */
+	if (model && model_is_family(model))
+		return delete_where(cfg, db,
+				    "DELETE FROM cache_entries WHERE (model = :model OR "
+				    "substr(model, 1, length(:model) + 1) = :model || '-') AND "
+				    "(:prompt_hash = '' OR prompt_hash = :prompt_hash)",
+				    model, prompt_hash, 0);
 	return delete_where(cfg, db,
-			    "DELETE FROM cache_entries WHERE (:model = '' OR model = :model OR "
-			    "substr(model, 1, length(:model) + 1) = :model || '-') AND "
+			    "DELETE FROM cache_entries WHERE (:model = '' OR model = :model) AND "
 			    "(:prompt_hash = '' OR prompt_hash = :prompt_hash)",
 			    model, prompt_hash, 0);
 }

@@ -19,6 +19,8 @@ extern const char *const db_migrations[];
 extern const size_t db_migrations_count;
 
 #define STMT_CACHE 64
+/* How long a write waits for another process's transaction. */
+#define DB_BUSY_TIMEOUT_MS 5000
 static struct {
 	sqlite3 *db;
 	const char *sql; /* compared by address: SQL is always a literal */
@@ -125,7 +127,7 @@ sqlite3 *db_open(const struct config *cfg, char *err, size_t err_len)
 		return NULL;
 	}
 	buf_free(&path);
-	sqlite3_busy_timeout(db, 5000);
+	sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
 	sqlite3_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", NULL, NULL, NULL);
 	if (migrate(db, err, err_len) != 0) {
@@ -214,6 +216,12 @@ void db_bind_int64(sqlite3_stmt *st, const char *name, long long v)
 void db_bind_double(sqlite3_stmt *st, const char *name, double v)
 {
 	sqlite3_bind_double(st, sqlite3_bind_parameter_index(st, name), v);
+}
+
+void db_set_patience(sqlite3 *db, int ms)
+{
+	if (db)
+		sqlite3_busy_timeout(db, ms < 0 ? DB_BUSY_TIMEOUT_MS : ms);
 }
 
 int db_counter_add(sqlite3 *db, const char *name, double delta)

@@ -31,6 +31,9 @@ void db_bind_double(struct sqlite3_stmt *st, const char *name, double v);
 int db_counter_add(struct sqlite3 *db, const char *name, double delta);
 /* A counter's value (0 when absent). */
 double db_counter_get(struct sqlite3 *db, const char *name);
+/* Sets how long this connection waits for a busy database, in ms; -1
+ * restores the normal busy timeout. */
+void db_set_patience(struct sqlite3 *db, int ms);
 /* SQLite's version string. */
 const char *db_library_version(void);
 /* The schema version the binary migrates to. */

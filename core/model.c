@@ -194,6 +194,11 @@ int model_resolve(const struct config *cfg, const char *id, struct model_spec *o
 	return -1;
 }
 
+int model_is_family(const char *id)
+{
+	return strcmp(id, PRO_FAMILY) == 0 || strcmp(id, LOCAL_FAMILY) == 0;
+}
+
 const char *model_default(const struct config *cfg)
 {
 	if (cfg->default_model[0])

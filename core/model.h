@@ -24,6 +24,9 @@ struct model_spec {
 /* Resolves a model id.  Returns 0, -1 for an unknown id, or -2 for a Gemini
  * model when no Gemini key is configured. */
 int model_resolve(const struct config *cfg, const char *id, struct model_spec *out);
+/* 1 when id names a family whose variants carry suffixes
+ * (gemini-3-pro-image, local-preview). */
+int model_is_family(const char *id);
 /* The default model id for this configuration (never NULL). */
 const char *model_default(const struct config *cfg);
 /* Appends the OpenAI list shape {"object":"list","data":[...]} of every

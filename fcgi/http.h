@@ -15,6 +15,9 @@ struct http_io {
 	const char *(*param)(void *ctx, const char *name);
 	int (*read)(void *ctx, char *dst, int n);	    /* bytes read, 0 at end, <0 error */
 	int (*write)(void *ctx, const char *src, size_t n); /* 0 or -1 */
+	/* Ends the reply: the client has all of it once this returns, while the
+	 * process may still do short work (storing fresh images). */
+	void (*finish)(void *ctx);
 	void *ctx;
 };
 

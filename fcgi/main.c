@@ -2,6 +2,7 @@
  * started by a web server (stdin is a FastCGI socket, or CGI variables are
  * set), or the operator's tool when given a command (`imagegw config check`). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,22 @@ static int fcgi_write(void *ctx, const char *src, size_t n)
 		n -= (size_t)chunk;
 	}
 	return 0;
+}
+
+static void fcgi_finish(void *ctx)
+{
+	FCGX_Finish_r(ctx);
+}
+
+static void cgi_finish(void *ctx)
+{
+	(void)ctx;
+	/* The web server sees the end of the reply when stdout closes. */
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 1);
+		close(fd);
+	}
 }
 
 static const char *cgi_param(void *ctx, const char *name)
@@ -210,6 +227,7 @@ static void serve_one(struct app *app, const struct http_io *io)
 	if (rc != IMG_OK)
 		reply_error(&rp, &c.err, rq.request_id);
 	reply_send(&rp, io, rq.request_id, strcmp(rq.method, "HEAD") == 0);
+	io->finish(io->ctx); /* the client is served; what follows is ours */
 	if (c.after_send)
 		c.after_send(c.after_arg);
 	log_request(&c, &rp, now_ms() - t0);
@@ -298,11 +316,9 @@ static int run_fcgi(void)
 	FCGX_Init();
 	FCGX_Request req;
 	FCGX_InitRequest(&req, 0, 0);
-	struct http_io io = {fcgi_param, fcgi_read, fcgi_write, &req};
-	while (FCGX_Accept_r(&req) >= 0) {
-		serve_one(&app, &io);
-		FCGX_Finish_r(&req);
-	}
+	struct http_io io = {fcgi_param, fcgi_read, fcgi_write, fcgi_finish, &req};
+	while (FCGX_Accept_r(&req) >= 0)
+		serve_one(&app, &io); /* finishes the request itself (io.finish) */
 	app_stop(&app);
 	return 0;
 }
@@ -310,7 +326,7 @@ static int run_fcgi(void)
 static int run_cgi(void)
 {
 	struct app app;
-	struct http_io io = {cgi_param, cgi_read, cgi_write, NULL};
+	struct http_io io = {cgi_param, cgi_read, cgi_write, cgi_finish, NULL};
 	if (app_start(&app) != 0) {
 		/* Still answer the one request, so the client sees JSON, not a
 		 * web-server error page. */
