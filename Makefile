@@ -128,7 +128,9 @@ fuzz: $(FUZZ_TARGETS)
 valgrind: $(BUILD)/imagegw
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw IMAGEGW_VALGRIND=1 $(PYTHON) -m pytest -q \
 		tests/integration/test_basics.py tests/integration/test_upstream_failures.py \
-		-k "not slow_reply_times_out"  # a wall-clock test; valgrind is 20x slower
+		tests/integration/test_files.py tests/integration/test_cache.py \
+		-k "not slow_reply_times_out and not busy and not held_back and not collapse"
+# (the deselected tests measure wall-clock time; valgrind runs 20-50 times slower)
 
 # Real calls to Google (at most 2 images, 1K); never part of make test or CI.
 test-live: $(BUILD)/imagegw
