@@ -410,6 +410,9 @@ void config_free(struct config *cfg)
 void config_print(const struct config *cfg, FILE *out)
 {
 	fprintf(out, "# config file: %s\n", cfg->config_path ? cfg->config_path : "(none)");
+	fprintf(out, "# effective: gemini %s; cache %s, TTL %ld s, in %s\n",
+		cfg->gemini_configured ? "configured" : "not configured",
+		cfg->cache_on ? "on" : "off", cfg->cache_ttl, cfg->cache_dir);
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
 		const char *src = cfg->source[i] == SRC_FILE  ? "file"

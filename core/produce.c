@@ -56,9 +56,10 @@ static int lookup(const struct config *cfg, struct sqlite3 *db, struct produce *
 static void store_item(const struct config *cfg, struct sqlite3 *db, struct produce *pr,
 		       struct produce_item *it)
 {
-	if (it->stored || !it->b64 || pr->mode == PRODUCE_CACHE_NO_STORE || !cfg->cache_on ||
-	    pr->degraded)
+	if (it->stored || it->store_tried || !it->b64 || pr->mode == PRODUCE_CACHE_NO_STORE ||
+	    !cfg->cache_on || pr->degraded)
 		return;
+	it->store_tried = 1; /* once: a failed store is not retried after the reply */
 	struct buf bytes = BUF_INIT;
 	if (b64_decode(&bytes, it->b64, it->b64_len) == 0 &&
 	    cache_store(cfg, db, &it->key, &pr->plan, bytes.data, bytes.len, &it->entry) == 0)

@@ -33,6 +33,7 @@ struct produce_item {
 	struct cache_entry entry; /* valid when `stored` */
 	int cached;		  /* came from the cache */
 	int stored;		  /* entry names a blob file on disk */
+	int store_tried;	  /* a store was attempted (once per image) */
 	long lock;		  /* in-flight lock token, or -1 */
 	struct img_error err;
 };

@@ -6,8 +6,9 @@
 #include "cache.h"
 #include "route.h"
 
-/* The value of a query parameter, percent-decoded ("" if absent). */
-static void query_param(const char *query, const char *name, char *out, size_t len)
+/* The value of a query parameter, percent-decoded ("" if absent).  Returns
+ * 1 when the parameter is present (even empty), else 0. */
+static int query_param(const char *query, const char *name, char *out, size_t len)
 {
 	size_t nl = strlen(name);
 	out[0] = '\0';
@@ -32,10 +33,11 @@ static void query_param(const char *query, const char *name, char *out, size_t l
 				out[o++] = ch;
 			}
 			out[o] = '\0';
-			return;
+			return 1;
 		}
 		p = amp ? amp + 1 : NULL;
 	}
+	return 0;
 }
 
 enum img_err cache_stats_get_route(struct ctx *c)
@@ -52,8 +54,13 @@ enum img_err cache_stats_get_route(struct ctx *c)
 enum img_err cache_delete_route(struct ctx *c)
 {
 	char model[128], prompt_hash[80];
-	query_param(c->rq->query, "model", model, sizeof model);
-	query_param(c->rq->query, "prompt_hash", prompt_hash, sizeof prompt_hash);
+	int filtered = query_param(c->rq->query, "model", model, sizeof model);
+	filtered |= query_param(c->rq->query, "prompt_hash", prompt_hash, sizeof prompt_hash);
+	/* "?model=" with nothing after it must not clear the whole cache. */
+	if (filtered && !model[0] && !prompt_hash[0])
+		return err_set(&c->err, IMG_INVALID_REQUEST, "model",
+			       "Give a value for model or prompt_hash, or neither to remove "
+			       "everything.");
 	long n = model[0] || prompt_hash[0]
 			 ? cache_invalidate(&c->app->cfg, c->app->db, model, prompt_hash)
 			 : cache_clear(&c->app->cfg, c->app->db);

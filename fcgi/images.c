@@ -176,7 +176,9 @@ enum img_err images_generations(struct ctx *c)
 	if (rc != IMG_OK)
 		goto out;
 	struct produce *pr = &pd->pr;
-	rc = produce_run(&c->app->cfg, c->app->db, &r, cache_mode(c, &r), r.response_url,
+	/* Files must exist before the reply only when it links to them. */
+	int need_files = r.response_url && strcmp(c->app->cfg.url_mode, "url") == 0;
+	rc = produce_run(&c->app->cfg, c->app->db, &r, cache_mode(c, &r), need_files,
 			 c->rq->request_id, pr, &c->err);
 	if (pr->plan.revised_prompt)
 		note_plan(c, &pr->plan, &r);

@@ -12,7 +12,7 @@ CREATE TABLE cache_entries (
 	height      INTEGER NOT NULL,
 	model       TEXT NOT NULL,      -- the resolved model id (family + suffixes as asked)
 	prompt_hash TEXT NOT NULL,      -- first 16 hex of SHA-256 of the client's prompt
-	params      TEXT NOT NULL,      -- JSON: provider, upstream, size, ratio, quality, style, safety, seed, slot
+	params      TEXT NOT NULL,      -- JSON: provider, upstream, size, ratio, quality, style, safety, slot, label
 	created     INTEGER NOT NULL,
 	expires     INTEGER NOT NULL,
 	last_access INTEGER NOT NULL,

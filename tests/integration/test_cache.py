@@ -3,6 +3,7 @@ hit/miss/partial/bypass, per-slot keys, request control, what is never
 cached, TTL, LRU eviction, the seed aliases, in-flight collapse, signed URLs,
 the admin routes, the `imagegw cache` commands, and the cache failing in
 every way it can while requests keep succeeding."""
+import base64
 import hashlib
 import itertools
 import json
@@ -807,3 +808,29 @@ def test_purge_removes_orphan_blob_files(gw):
     if exists:
         os.unlink(path)
     assert not exists
+
+
+def test_url_mode_data_serves_hits_as_data_uris(make_gateway, mock):
+    g = make_gateway(settings(mock, url_mode="data"))
+    p = uniq()
+    first = g.generate(prompt=p, response_format="url")
+    assert first.status == 200 and first.header("x-imagegw-cache") == "miss"
+    time.sleep(0.3)
+    again = g.generate(prompt=p, response_format="url")
+    assert again.header("x-imagegw-cache") == "hit"
+    for r in (first, again):
+        url = r.json()["data"][0]["url"]
+        assert url.startswith("data:image/png;base64,"), url[:60]
+        assert base64.b64decode(url.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert first.json()["data"][0]["url"] == again.json()["data"][0]["url"]
+
+
+def test_delete_with_an_empty_filter_clears_nothing(gw, mock):
+    p = uniq()
+    assert gw.generate(prompt=p).status == 200
+    time.sleep(0.3)
+    before = gw.get("/v1/cache/stats", headers=AUTH).json()["entries"]
+    r = gw.request("DELETE", "/v1/cache?model=", headers=AUTH)
+    assert r.status == 400 and r.json()["error"]["param"] == "model"
+    assert gw.get("/v1/cache/stats", headers=AUTH).json()["entries"] == before
+    assert gw.generate(prompt=p).header("x-imagegw-cache") == "hit"
