@@ -114,6 +114,28 @@ static const struct config_key config_keys[] = {
 	{"sendfile_prefix", NULL, CT_STRING, OFF(sendfile_prefix), "", 0, 0, NULL,
 	 "With X-Accel-Redirect: the internal nginx location that maps to cache_dir, e.g. "
 	 "/_imagegw_cache/."},
+	{"allow_anonymous", NULL, CT_ENUM, OFF(allow_anonymous), "auto", 0, 0, "auto|true|false",
+	 "Whether requests without a key are served (under the per-IP limits): auto = yes until "
+	 "the first client key is created or api_key is set, then no."},
+	{"rate_per_ip", NULL, CT_INT, OFF(rate_per_ip), "30", 0, 1000000, NULL,
+	 "Requests per rate_window_seconds from one IP address without a key; 0: no limit."},
+	{"rate_window_seconds", NULL, CT_INT, OFF(rate_window_seconds), "60", 1, 86400, NULL,
+	 "Length of the per-IP and global rate windows."},
+	{"rate_global", NULL, CT_INT, OFF(rate_global), "0", 0, 100000000, NULL,
+	 "Requests per rate_window_seconds for the whole gateway; 0: no limit."},
+	{"ip_allowlist", NULL, CT_STRING, OFF(ip_allowlist), "", 0, 0, NULL,
+	 "Comma-separated CIDRs (IPv4 or IPv6) that skip the per-IP limits, e.g. "
+	 "127.0.0.1/32,10.0.0.0/8."},
+	{"trusted_proxies", NULL, CT_STRING, OFF(trusted_proxies), "", 0, 0, NULL,
+	 "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed; the client "
+	 "is then the last address in it that is not a trusted proxy."},
+	{"content_filter", NULL, CT_ENUM, OFF(content_filter), "on", 0, 0, "on|off",
+	 "Reject prompts that contain a listed word or phrase (400 IMG_CONTENT_FILTERED)."},
+	{"content_filter_file", NULL, CT_PATH, OFF(content_filter_file), "", 0, 0, NULL,
+	 "The word list, one word or phrase per line, '#' comments; empty: the built-in list "
+	 "(deploy/content-filter.txt)."},
+	{"quota_cooldown_seconds", NULL, CT_INT, OFF(quota_cooldown_seconds), "60", 1, 86400, NULL,
+	 "How long an upstream key rests after a 429 that gives no RetryInfo or Retry-After."},
 	{"price_table", NULL, CT_STRING, OFF(price_table),
 	 "gemini-3-pro-image:1K=0.134,2K=0.134,4K=0.24;gemini-2.5-flash-image:1K=0.039;"
 	 "gemini-3.1-flash-image-preview:1K=0.067,2K=0.101,4K=0.151", 0, 0, NULL,

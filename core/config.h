@@ -7,7 +7,7 @@
 
 #include "buf.h"
 
-#define CONFIG_MAX_KEYS 48
+#define CONFIG_MAX_KEYS 96
 
 struct config {
 	/* files */
@@ -48,6 +48,16 @@ struct config {
 	char *sendfile_header;
 	char *sendfile_prefix;
 	char *price_table;
+	/* client access, rate limits, content filter (SPEC 2.9, 6) */
+	char *allow_anonymous;
+	int rate_per_ip;
+	int rate_window_seconds;
+	int rate_global;
+	char *ip_allowlist;
+	char *trusted_proxies;
+	char *content_filter;
+	char *content_filter_file;
+	int quota_cooldown_seconds;
 
 	/* derived at load time, not keys */
 	char *config_path;		       /* the file read, or NULL */

@@ -5,9 +5,11 @@
 #include "db.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -115,6 +117,12 @@ sqlite3 *db_open(const struct config *cfg, char *err, size_t err_len)
 			strerror(errno));
 	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/imagegw.db", cfg->data_dir);
+	/* The database holds upstream keys: create it (and so its -wal and -shm
+	 * files, which SQLite gives the same mode) readable by its owner only.
+	 * Nothing of SQLite's is open yet, so this open/close drops no lock. */
+	int fd = open(path.data, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
 	sqlite3 *db = NULL;
 	int rc = sqlite3_open_v2(path.data, &db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
