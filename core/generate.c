@@ -18,6 +18,7 @@
 #include "log.h"
 #include "model.h"
 #include "plan.h"
+#include "pool.h"
 #include "render.h"
 #include "upstream.h"
 #include "xalloc.h"
@@ -28,8 +29,19 @@ struct slot {
 	struct upstream_xfer x;
 	enum slot_state state;
 	int index;
-	long next_at; /* monotonic ms when a waiting slot may start */
+	long next_at;	     /* monotonic ms when a waiting slot may start */
+	struct pool_key key; /* the upstream key of the current attempt */
+	long avoid;	     /* a key to pass over next time (after a server error) */
+	int retries;	     /* retries after server or network errors (retry_max) */
+	int rotations;	     /* moves to another key after a 429 or a rejected key */
 };
+
+/* What to do after an attempt. */
+enum next_step { STEP_DONE, STEP_RETRY, STEP_ROTATE };
+
+/* Moves to another key after 429s or rejected keys at most this often per
+ * image (a pool of many cooling keys must not spin). */
+#define MAX_ROTATIONS 16
 
 static long now_ms(void)
 {
@@ -44,8 +56,9 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Retry-After in whole seconds from RetryInfo, else the header, else 60. */
-static int quota_delay(const struct gemini_fault *f, const char *header)
+/* Retry-After in whole seconds from RetryInfo, else the header, else the
+ * configured cooldown. */
+static int quota_delay(const struct gemini_fault *f, const char *header, int fallback)
 {
 	if (f->retry_delay >= 0) /* capped at a day: the value is the upstream's */
 		return f->retry_delay > 86400 ? 86400
@@ -56,33 +69,42 @@ static int quota_delay(const struct gemini_fault *f, const char *header)
 		if (v > 0)
 			return v > 86400 ? 86400 : (int)v;
 	}
-	return 60;
+	return fallback;
 }
 
-/* Turns one finished attempt into the image or an error.  Returns 1 when the
- * error is worth retrying (5xx, network failure). */
-static int classify(struct upstream_xfer *x, struct gen_image *img, struct gen_result *res)
+/* Turns one finished attempt into the image or an error, tells the key pool
+ * how the key fared, and says what to do next: done, retry after a backoff
+ * (server and network errors), or rotate to another key now (429, a key the
+ * upstream rejected). */
+static enum next_step classify(const struct config *cfg, struct sqlite3 *db, struct slot *s,
+			       struct gen_image *img, struct gen_result *res)
 {
+	struct upstream_xfer *x = &s->x;
 	struct img_error *e = &img->err;
 	struct gemini_fault f;
+	char why[200];
 	err_clear(e);
 	e->upstream_status = (int)x->status;
 	res->upstream_status = (int)x->status;
 	if (x->fail == UPSTREAM_TIMEOUT) {
 		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
 			"The upstream did not answer within the timeout.");
-		return 0;
+		pool_failure(db, &s->key, "timeout");
+		return STEP_DONE;
 	}
 	if (x->fail == UPSTREAM_TOO_LARGE) {
 		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answer was too large.");
-		return 0;
+		return STEP_DONE;
 	}
 	if (x->fail != UPSTREAM_OK) {
 		err_set(e, IMG_NETWORK_ERROR, NULL, "The upstream connection failed.");
-		return 1;
+		snprintf(why, sizeof why, "network: %.180s", x->error);
+		pool_failure(db, &s->key, why);
+		return STEP_RETRY;
 	}
 	if (x->status == 200) {
 		struct gemini_answer a;
+		pool_ok(db, &s->key);
 		if (gemini_parse_answer_inplace(x->resp.data, x->resp.len, &a, e) == IMG_OK) {
 			/* Keep whichever buffer holds the base64: no copy. */
 			struct buf *owner = a.b64 == a.b64_fixed.data ? &a.b64_fixed : &x->resp;
@@ -95,38 +117,51 @@ static int classify(struct upstream_xfer *x, struct gen_image *img, struct gen_r
 			img->ext = a.ext;
 		}
 		gemini_answer_free(&a);
-		return 0;
+		return STEP_DONE;
 	}
 	gemini_parse_error((int)x->status, x->resp.data, x->resp.len, &f);
+	snprintf(why, sizeof why, "HTTP %ld %s%s%.140s", x->status,
+		 f.reason[0] ? f.reason : f.status, f.message[0] ? ": " : "", f.message);
 	switch (x->status) {
-	case 429:
+	case 429: {
+		int delay = quota_delay(&f, x->retry_after, cfg->quota_cooldown_seconds);
 		err_set(e, IMG_QUOTA_EXHAUSTED, NULL, "%s", err_info(IMG_QUOTA_EXHAUSTED)->message);
-		e->retry_after = quota_delay(&f, x->retry_after);
-		return 0;
+		e->retry_after = delay;
+		pool_cooldown(db, &s->key, delay, why);
+		return STEP_ROTATE;
+	}
 	case 401:
-	case 403: err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL); return 0;
+	case 403:
+		err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
+		pool_disable(db, &s->key, why);
+		return STEP_ROTATE;
 	case 400:
 		if (strcmp(f.reason, "API_KEY_INVALID") == 0) {
 			err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
-			return 0;
+			pool_disable(db, &s->key, why);
+			return STEP_ROTATE;
 		}
+		pool_ok(db, &s->key);
 		err_set(e, IMG_INVALID_REQUEST, NULL, "The upstream rejected the request: %.300s",
 			f.message[0] ? f.message : "no reason given");
-		return 0;
+		return STEP_DONE;
 	case 500:
 	case 502:
 	case 503:
 		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream failed (HTTP %ld%s%s).",
 			x->status, f.status[0] ? " " : "", f.status);
-		return 1;
+		pool_failure(db, &s->key, why);
+		return STEP_RETRY;
 	case 504:
 		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
 			"The upstream gave up before the image was ready (HTTP 504).");
-		return 1;
+		pool_failure(db, &s->key, why);
+		return STEP_RETRY;
 	default:
 		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answered HTTP %ld%s%.200s",
 			x->status, f.message[0] ? ": " : ".", f.message);
-		return 0;
+		pool_failure(db, &s->key, why);
+		return STEP_DONE;
 	}
 }
 
@@ -138,7 +173,7 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 	log_str(&ev, "request_id", request_id);
 	log_str(&ev, "provider", res->provider);
 	log_str(&ev, "model", p->model.upstream);
-	log_str(&ev, "account", res->account);
+	log_str(&ev, "account", s->key.label);
 	log_int(&ev, "index", img->slot);
 	log_int(&ev, "retry_count", img->attempts - 1);
 	if (s->x.status)
@@ -160,24 +195,45 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 	log_end(&ev);
 }
 
-static void start_attempt(const struct config *cfg, const struct gen_plan *p,
-			  const struct gen_req *r, struct slot *s, struct gen_image *img)
+/* Starts one attempt with a key from the pool.  Returns 0, or -1 when no key
+ * is usable (img->err then says why: all cooling, or none enabled). */
+static int start_attempt(const struct config *cfg, struct sqlite3 *db, const struct gen_plan *p,
+			 const struct gen_req *r, struct slot *s, struct gen_image *img,
+			 struct gen_result *res)
 {
 	struct upstream_xfer *x = &s->x;
+	int retry_after = 0;
+	enum img_err rc = pool_take(cfg, db, "gemini", 1, s->avoid, &s->key, &retry_after);
+	if (rc != IMG_OK) {
+		if (rc == IMG_QUOTA_EXHAUSTED)
+			err_set(&img->err, rc, NULL,
+				"Every upstream key is cooling down or at its limit; the first is "
+				"free in %d s.",
+				retry_after);
+		else
+			err_set(&img->err, rc, NULL,
+				"No upstream key is usable: every key is disabled (see 'imagegw "
+				"account list').");
+		img->err.retry_after = retry_after;
+		return -1;
+	}
+	snprintf(res->account, sizeof res->account, "%s", s->key.label);
 	upstream_xfer_free(x);
 	buf_printf(&x->headers, "Content-Type: application/json\nx-goog-api-key: %s\n",
-		   cfg->gemini_key);
+		   s->key.secret);
 	gemini_build_request(&x->body, p, r->has_seed, r->seed);
 	x->timeout_ms = cfg->upstream_timeout_seconds * 1000L;
 	x->connect_timeout_ms = cfg->upstream_connect_timeout_seconds * 1000L;
 	x->user = s;
-	img->attempts++;
+	if (++img->attempts > 1)
+		res->retry_count++; /* counted when the retry really goes out */
 	s->state = SLOT_RUNNING;
 	upstream_start(x);
+	return 0;
 }
 
-static void run_gemini(const struct config *cfg, const struct gen_plan *p, const struct gen_req *r,
-		       const char *request_id, struct gen_result *res)
+static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struct gen_plan *p,
+		       const struct gen_req *r, const char *request_id, struct gen_result *res)
 {
 	struct buf url = BUF_INIT;
 	gemini_url(&url, cfg->gemini_base_url, p->model.upstream);
@@ -193,9 +249,13 @@ static void run_gemini(const struct config *cfg, const struct gen_plan *p, const
 		long now = now_ms(), next_wake = now + 1000;
 		for (int i = 0; i < res->n; i++) {
 			struct slot *s = &slots[i];
-			if (s->state == SLOT_WAITING && s->next_at <= now)
-				start_attempt(cfg, p, r, s, &res->images[i]);
-			else if (s->state == SLOT_WAITING && s->next_at < next_wake)
+			if (s->state == SLOT_WAITING && s->next_at <= now) {
+				if (start_attempt(cfg, db, p, r, s, &res->images[i], res) != 0) {
+					s->state = SLOT_DONE;
+					res->images[i].generation_ms = now_ms() - t0;
+					done++;
+				}
+			} else if (s->state == SLOT_WAITING && s->next_at < next_wake)
 				next_wake = s->next_at;
 		}
 		long wait = next_wake - now;
@@ -209,17 +269,27 @@ static void run_gemini(const struct config *cfg, const struct gen_plan *p, const
 			continue;
 		struct slot *s = x->user;
 		struct gen_image *img = &res->images[s->index];
-		int retry = classify(x, img, res);
+		enum next_step step = classify(cfg, db, s, img, res);
 		log_attempt(p, s, img, res, request_id);
-		if (retry && img->attempts <= cfg->retry_max) {
+		memset(s->key.secret, 0, sizeof s->key.secret);
+		if (step == STEP_ROTATE && s->rotations < MAX_ROTATIONS) {
+			/* That key is cooling down or disabled now: another, at once. */
+			s->rotations++;
+			s->next_at = now_ms();
+			s->state = SLOT_WAITING;
+			continue;
+		}
+		if (step == STEP_RETRY && s->retries < cfg->retry_max) {
 			/* Exponential backoff with up to 25 % jitter, so n slots that
-			 * failed together do not retry in lockstep. */
-			long base = (long)cfg->retry_backoff_ms << (img->attempts - 1);
+			 * failed together do not retry in lockstep; another key if
+			 * there is one. */
+			long base = (long)cfg->retry_backoff_ms << s->retries;
 			unsigned char j = 0;
 			hash_random(&j, 1);
+			s->retries++;
+			s->avoid = s->key.id;
 			s->next_at = now_ms() + base + base * j / 1024;
 			s->state = SLOT_WAITING;
-			res->retry_count++;
 			continue;
 		}
 		s->state = SLOT_DONE;
@@ -261,7 +331,7 @@ static void run_local(const struct gen_plan *p, const struct gen_req *r, struct 
 	}
 }
 
-enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
+enum img_err generate_run(const struct config *cfg, struct sqlite3 *db, const struct gen_plan *p,
 			  const struct gen_req *r, const int *slots, int count,
 			  const char *request_id, struct gen_result *res, struct img_error *e)
 {
@@ -276,8 +346,7 @@ enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
 		run_local(p, r, res);
 	} else {
 		res->provider = "gemini";
-		snprintf(res->account, sizeof res->account, "gemini-env-1");
-		run_gemini(cfg, p, r, request_id, res);
+		run_gemini(cfg, db, p, r, request_id, res);
 	}
 	res->generation_ms = now_ms() - t0;
 	err_clear(e);

@@ -8,6 +8,7 @@
 #include "err.h"
 
 struct config;
+struct sqlite3;
 struct gen_plan;
 struct gen_req;
 
@@ -32,7 +33,7 @@ struct gen_result {
 	int succeeded;
 	int retry_count;	/* retries over all slots */
 	long generation_ms;	/* wall time of the whole upstream phase */
-	char account[32];	/* label of the upstream key used */
+	char account[64];	/* label of the last upstream key used */
 	int upstream_status;	/* last HTTP status seen from upstream */
 	char finish_reason[40]; /* of the first failure, if any */
 	const char *provider;	/* "gemini" or "local" */
@@ -42,7 +43,7 @@ struct gen_result {
  * plan's n).  Returns IMG_OK when at least one image was made; otherwise the
  * first failing slot's error (also copied to e).  request_id is used in
  * upstream log events.  Free res with generate_result_free in every case. */
-enum img_err generate_run(const struct config *cfg, const struct gen_plan *p,
+enum img_err generate_run(const struct config *cfg, struct sqlite3 *db, const struct gen_plan *p,
 			  const struct gen_req *r, const int *slots, int count,
 			  const char *request_id, struct gen_result *res, struct img_error *e);
 void generate_result_free(struct gen_result *res);

@@ -114,7 +114,7 @@ enum img_err produce_run(const struct config *cfg, struct sqlite3 *db, const str
 
 	if (nmissing > 0) {
 		struct img_error ge;
-		generate_run(cfg, &pr->plan, r, missing, nmissing, request_id, &pr->gen, &ge);
+		generate_run(cfg, db, &pr->plan, r, missing, nmissing, request_id, &pr->gen, &ge);
 		for (int j = 0; j < pr->gen.n; j++) {
 			struct gen_image *img = &pr->gen.images[j];
 			struct produce_item *it = &pr->items[img->slot];

@@ -4,5 +4,9 @@
 
 /* Runs the command in argv[1..]; returns the process exit status. */
 int cli_main(int argc, char **argv);
+/* imagegw account ... (fcgi/cli_account.c) */
+int cli_account(int argc, char **argv);
+/* imagegw key ... (fcgi/cli_key.c) */
+int cli_key(int argc, char **argv);
 
 #endif

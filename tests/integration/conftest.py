@@ -202,6 +202,24 @@ class Gateway:
         except FileNotFoundError:
             return ""
 
+    def reset_pool(self):
+        """Puts every upstream key back in service: tests that make the mock
+        answer 429 or reject the key must not leave a shared gateway's key
+        cooling down or disabled for the tests after them."""
+        import sqlite3
+        path = os.path.join(self.dir, "var", "imagegw.db")
+        if not os.path.exists(path):
+            return
+        db = sqlite3.connect(path, timeout=10)
+        try:
+            db.execute("UPDATE accounts SET enabled = 1, disabled_reason = NULL, "
+                       "cooldown_until = 0, consecutive_failures = 0, last_error = NULL")
+            db.commit()
+        except sqlite3.OperationalError:
+            pass  # a database from before the key pool
+        finally:
+            db.close()
+
     def sanitizer_reports(self):
         out = []
         for path in glob.glob(os.path.join(self.asan_dir, "*")):
@@ -318,3 +336,8 @@ def gateway(mock):
 def _reset_mock(request):
     if "mock" in request.fixturenames:
         request.getfixturevalue("mock").reset()
+    for name in ("gateway", "gw"):
+        if name in request.fixturenames:
+            g = request.getfixturevalue(name)
+            if isinstance(g, Gateway):
+                g.reset_pool()
