@@ -76,6 +76,7 @@ void http_request_read(struct http_request *rq, const struct http_io *io, long m
 	rq->path = routing_path(io, base_path);
 	rq->query = param_dup(io, "QUERY_STRING");
 	rq->remote_addr = param_dup(io, "REMOTE_ADDR");
+	rq->forwarded_for = param_dup(io, "HTTP_X_FORWARDED_FOR");
 	rq->content_type = param_dup(io, "CONTENT_TYPE");
 	rq->cache_control = param_dup(io, "HTTP_CACHE_CONTROL");
 	rq->authorization = param_dup(io, "HTTP_AUTHORIZATION");
@@ -118,6 +119,7 @@ void http_request_free(struct http_request *rq)
 	free(rq->path);
 	free(rq->query);
 	free(rq->remote_addr);
+	free(rq->forwarded_for);
 	free(rq->content_type);
 	free(rq->cache_control);
 	free(rq->authorization);

@@ -26,6 +26,7 @@ struct http_request {
 	char *path;  /* routing path, base_path removed, e.g. /v1/models */
 	char *query; /* without '?', "" if none */
 	char *remote_addr;
+	char *forwarded_for; /* X-Forwarded-For, "" if none (believed only from trusted_proxies) */
 	char *content_type;
 	char *cache_control;
 	char *authorization;  /* Authorization header, "" if none */

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "produce.h"
 #include "route.h"
+#include "throttle.h"
 #include "urlsign.h"
 #include "xalloc.h"
 
@@ -171,15 +172,24 @@ enum img_err images_generations(struct ctx *c)
 	/* The images stay alive until the reply is sent (reply_body_ref). */
 	struct pending *pd = xcalloc(1, sizeof *pd);
 	pd->app = c->app;
+	struct throttle_hold hold = {0};
 	enum img_err rc =
 		genreq_parse_json(&c->app->cfg, c->rq->body.data, c->rq->body.len, &r, &c->err);
 	if (rc != IMG_OK)
 		goto out;
+	/* A key pinned to a minimum safety threshold: the request may raise it only. */
+	r.safety = clientkey_safety(&c->client, r.safety, c->app->cfg.safety_threshold);
 	struct produce *pr = &pd->pr;
 	/* Files must exist before the reply only when it links to them. */
 	int need_files = r.response_url && strcmp(c->app->cfg.url_mode, "url") == 0;
+	/* The key's daily image budget: reserved before generating; hits and
+	 * failures are given back as soon as they are known (SPEC 6.2). */
+	rc = throttle_images_reserve(c, r.n, &hold);
+	if (rc != IMG_OK)
+		goto out;
 	rc = produce_run(&c->app->cfg, c->app->db, &r, cache_mode(c, &r), need_files,
 			 c->rq->request_id, pr, &c->err);
+	throttle_images_settle(c, &hold, pr->succeeded - pr->hits);
 	if (pr->plan.revised_prompt)
 		note_plan(c, &pr->plan, &r);
 	c->log.provider = pr->gen.provider ? pr->gen.provider : c->log.provider;
@@ -204,6 +214,7 @@ enum img_err images_generations(struct ctx *c)
 	c->after_arg = pd;
 	pd = NULL;
 out:
+	throttle_images_settle(c, &hold, 0); /* an early exit generated nothing */
 	if (pd)
 		settle(pd);
 	genreq_free(&r);

@@ -16,6 +16,7 @@
 #include "db.h"
 #include "hash.h"
 #include "log.h"
+#include "pool.h"
 #include "route.h"
 #include "upstream.h"
 
@@ -188,9 +189,17 @@ static void log_request(const struct ctx *c, const struct reply *rp, long durati
 	if (l->upstream_status)
 		log_int(&ev, "upstream_status", l->upstream_status);
 	log_str(&ev, "finish_reason", l->finish_reason);
-	if (c->rq->remote_addr && c->rq->remote_addr[0]) {
+	/* client: the key's name, else the caller's address as a salted hash. */
+	const char *addr = c->client_ip[0] ? c->client_ip : c->rq->remote_addr;
+	if (c->authed == AUTH_CLIENT_KEY) {
+		char client[8 + CLIENTKEY_NAME_MAX];
+		snprintf(client, sizeof client, "key:%s", c->client.name);
+		log_str(&ev, "client", client);
+	} else if (c->authed == AUTH_API_KEY) {
+		log_str(&ev, "client", "api_key");
+	} else if (addr && addr[0]) {
 		char client[24] = "ip:";
-		salted_hash(c->app, c->rq->remote_addr, client + 3);
+		salted_hash(c->app, addr, client + 3);
 		log_str(&ev, "client", client);
 	}
 	if (l->user[0]) {
@@ -271,6 +280,15 @@ static int app_start(struct app *app)
 	app->db = db_open(&app->cfg, app->db_error, sizeof app->db_error);
 	if (!app->db)
 		log_msg(LOG_ERROR, "database unavailable: %s", app->db_error);
+	char bad[64];
+	if (ratelimit_cidr_list_check(app->cfg.ip_allowlist, bad, sizeof bad) != 0)
+		log_msg(LOG_WARN, "ip_allowlist: '%s' is not an address or CIDR; ignored", bad);
+	if (ratelimit_cidr_list_check(app->cfg.trusted_proxies, bad, sizeof bad) != 0)
+		log_msg(LOG_WARN, "trusted_proxies: '%s' is not an address or CIDR; ignored", bad);
+	/* The environment's upstream keys join the pool; keys added with
+	 * `imagegw account add` make Gemini available even without them. */
+	if (pool_sync(&app->cfg, app->db) > 0)
+		app->cfg.gemini_configured = 1;
 	if (db_meta_get(app->db, "log_salt", app->log_salt, sizeof app->log_salt) != 0) {
 		/* No database: a per-process salt still hides the addresses. */
 		unsigned char r[16];

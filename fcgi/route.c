@@ -7,8 +7,12 @@
 #include <string.h>
 
 #include "auth.h"
+#include "throttle.h"
 
-enum route_auth { ROUTE_PUBLIC, ROUTE_ADMIN };
+/* PUBLIC: anyone (/healthz; /v1/files, whose signature is the credential).
+ * CLIENT: a client key, the admin key, or nobody when anonymous access is
+ * on — and the client rate limits.  ADMIN: an admin key. */
+enum route_auth { ROUTE_PUBLIC, ROUTE_CLIENT, ROUTE_ADMIN };
 
 static const struct route {
 	const char *method;
@@ -16,8 +20,8 @@ static const struct route {
 	route_fn fn;
 	enum route_auth auth;
 } routes[] = {
-	{"POST", "/v1/images/generations", images_generations, ROUTE_PUBLIC},
-	{"GET", "/v1/models", models_list, ROUTE_PUBLIC},
+	{"POST", "/v1/images/generations", images_generations, ROUTE_CLIENT},
+	{"GET", "/v1/models", models_list, ROUTE_CLIENT},
 	{"GET", "/v1/files/*", files_get, ROUTE_PUBLIC}, /* the signature is the credential */
 	{"GET", "/v1/cache/stats", cache_stats_get_route, ROUTE_ADMIN},
 	{"DELETE", "/v1/cache", cache_delete_route, ROUTE_ADMIN},
@@ -41,10 +45,27 @@ static int path_matches(const char *pattern, const char *path)
 	return strncmp(pattern, "/v1/", 4) == 0 && match_one(pattern + 3, path);
 }
 
+/* Who may call: the route's auth level, then for client routes the rate
+ * limits, before the handler parses anything (a refused request costs
+ * nothing). */
+static enum img_err route_auth(struct ctx *c, enum route_auth level)
+{
+	switch (level) {
+	case ROUTE_PUBLIC: return IMG_OK;
+	case ROUTE_ADMIN: return auth_admin(c);
+	case ROUTE_CLIENT:
+		if (auth_client(c) != IMG_OK)
+			return c->err.code;
+		return throttle_check(c);
+	}
+	return IMG_OK;
+}
+
 enum img_err route_dispatch(struct ctx *c)
 {
 	const char *method = c->rq->method;
 	int path_known = 0;
+	auth_client_ip(c);
 	char allow[64] = "";
 	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
 		const struct route *r = &routes[i];
@@ -54,9 +75,11 @@ enum img_err route_dispatch(struct ctx *c)
 		int is_get = strcmp(r->method, "GET") == 0;
 		if (strcmp(r->method, method) == 0 || (is_get && strcmp(method, "HEAD") == 0)) {
 			c->route = r->path;
-			if (r->auth == ROUTE_ADMIN && auth_admin(c) != IMG_OK)
-				return c->err.code;
-			return r->fn(c);
+			enum img_err rc = route_auth(c, r->auth);
+			if (rc == IMG_OK)
+				rc = r->fn(c);
+			throttle_headers(c); /* kept by reply_error on a 429 or any error */
+			return rc;
 		}
 		size_t l = strlen(allow);
 		snprintf(allow + l, sizeof allow - l, "%s%s%s", l ? ", " : "", r->method,

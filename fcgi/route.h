@@ -5,9 +5,11 @@
 #ifndef IMAGEGW_ROUTE_H
 #define IMAGEGW_ROUTE_H
 
+#include "clientkey.h"
 #include "config.h"
 #include "err.h"
 #include "http.h"
+#include "ratelimit.h"
 
 struct sqlite3;
 
@@ -30,7 +32,7 @@ struct req_log {
 	int n;
 	char prompt_hash[17];
 	const char *safety;
-	char account[32];
+	char account[64];
 	int retry_count;
 	long generation_ms;
 	const char *cache;
@@ -40,6 +42,14 @@ struct req_log {
 	char user[128]; /* the request's "user" field; logged only as a hash */
 };
 
+/* Who the request is from, as auth_client decided (SPEC 2.9). */
+enum ctx_auth {
+	AUTH_NONE,	 /* not checked: a route open to all (/healthz, /v1/files) */
+	AUTH_ANONYMOUS,	 /* no key, anonymous access on: per-IP limits */
+	AUTH_API_KEY,	 /* the operator's static api_key: admin */
+	AUTH_CLIENT_KEY, /* a key from `imagegw key create`: c->client */
+};
+
 struct ctx {
 	struct app *app;
 	struct http_request *rq;
@@ -47,6 +57,12 @@ struct ctx {
 	struct img_error err;
 	struct req_log log;
 	const char *route; /* the matched pattern, for logs */
+	/* The caller: the address (X-Forwarded-For resolved), how it
+	 * authenticated, its key, and the tightest rate limit it met. */
+	char client_ip[RATELIMIT_IP_LEN];
+	enum ctx_auth authed;
+	struct client client;
+	struct rate_decision rate;
 	/* Run after the reply is sent: frees what reply_body_ref pieces point
 	 * into, and does short work that need not delay the client. */
 	void (*after_send)(void *arg);

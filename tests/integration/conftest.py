@@ -118,8 +118,11 @@ class Gateway:
         self.config = os.path.join(self.dir, "imagegw.conf")
         self.asan_dir = os.path.join(self.dir, "asan")
         os.makedirs(self.asan_dir)
+        # All test traffic comes from 127.0.0.1: the default per-IP limit
+        # (rate_per_ip = 30 a minute) would throttle whole modules, so it is
+        # off unless a test sets it (tests/integration/test_ratelimit.py).
         conf = {"data_dir": os.path.join(self.dir, "var"), "log_file": self.log_file,
-                "log_level": "debug"}
+                "log_level": "debug", "rate_per_ip": 0}
         conf.update(settings)
         # Where X-Sendfile may send files from (lighttpd's x-sendfile-docroot).
         self.cache_dir = conf.get("cache_dir") or os.path.join(conf["data_dir"], "cache")

@@ -34,7 +34,10 @@ def phash(prompt):
 
 def settings(mock, **extra):
     s = {"gemini_base_url": mock.url, "gemini_api_key": "test-key-1", "retry_backoff_ms": 20,
-         "upstream_timeout_seconds": 5, "api_key": ADMIN}
+         "upstream_timeout_seconds": 5, "api_key": ADMIN,
+         # an api_key closes anonymous access under allow_anonymous=auto;
+         # these tests generate without a key
+         "allow_anonymous": "true"}
     s.update(extra)
     return s
 
