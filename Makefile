@@ -24,11 +24,11 @@ SAN_FLAGS := -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
 CORE_SRC := $(sort $(wildcard core/*.c))
 FCGI_SRC := $(sort $(wildcard fcgi/*.c))
 SQL_FILES := $(sort $(wildcard sql/*.sql))
-GEN_SRC := $(BUILD)/gen/sql_migrations.c
+GEN_SRC := $(BUILD)/gen/sql_migrations.c $(BUILD)/gen/content_filter_list.c
 
-REL_CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/rel/%.o) $(BUILD)/rel/gen/sql_migrations.o
+REL_CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/rel/%.o) $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/rel/gen/%.o)
 REL_FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/rel/%.o)
-SAN_CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/san/%.o) $(BUILD)/san/gen/sql_migrations.o
+SAN_CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/san/%.o) $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/san/gen/%.o)
 SAN_FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/san/%.o)
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -38,10 +38,13 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
         test-live fuzz valgrind docs
 all: $(BUILD)/imagegw
 
-# --- generated: the SQL migrations compiled into the binary -------------------
-$(GEN_SRC): $(SQL_FILES) tests/tools/sql2c.sh
+# --- generated: the SQL migrations and the content filter list, compiled in ---
+$(BUILD)/gen/sql_migrations.c: $(SQL_FILES) tests/tools/sql2c.sh
 	@mkdir -p $(dir $@)
 	@sh tests/tools/sql2c.sh $(SQL_FILES) > $@.tmp && mv $@.tmp $@
+$(BUILD)/gen/content_filter_list.c: deploy/content-filter.txt tests/tools/list2c.sh
+	@mkdir -p $(dir $@)
+	@sh tests/tools/list2c.sh deploy/content-filter.txt > $@.tmp && mv $@.tmp $@
 
 # --- release build ------------------------------------------------------------
 # core/ never sees fcgi/ headers (core must not know about FastCGI).
@@ -160,7 +163,8 @@ install: $(BUILD)/imagegw
 		$(DESTDIR)$(PREFIX)/share/imagegw/deploy
 	install -m 0755 $(BUILD)/imagegw $(DESTDIR)$(PREFIX)/bin/imagegw
 	cp -R deploy/www/. $(DESTDIR)$(PREFIX)/share/imagegw/www/
-	cp -R deploy/lighttpd deploy/imagegw.conf.example $(DESTDIR)$(PREFIX)/share/imagegw/deploy/
+	cp -R deploy/lighttpd deploy/imagegw.conf.example deploy/content-filter.txt \
+		$(DESTDIR)$(PREFIX)/share/imagegw/deploy/
 
 clean:
 	rm -rf $(BUILD)

@@ -6,7 +6,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "filter.h"
 #include "genreq.h"
+#include "hash.h"
 #include "json.h"
 #include "produce.h"
 #include "route.h"
@@ -177,6 +179,15 @@ enum img_err images_generations(struct ctx *c)
 		genreq_parse_json(&c->app->cfg, c->rq->body.data, c->rq->body.len, &r, &c->err);
 	if (rc != IMG_OK)
 		goto out;
+	/* The content filter runs before anything is looked up, called or stored. */
+	char matched[FILTER_MATCHED_MAX];
+	if (filter_check(&c->app->cfg, r.prompt, matched, sizeof matched)) {
+		hash_prompt16(r.prompt, c->log.prompt_hash);
+		rc = err_set(&c->err, IMG_CONTENT_FILTERED, "prompt",
+			     "The prompt contains \"%s\", which this gateway does not accept.",
+			     matched);
+		goto out;
+	}
 	/* A key pinned to a minimum safety threshold: the request may raise it only. */
 	r.safety = clientkey_safety(&c->client, r.safety, c->app->cfg.safety_threshold);
 	struct produce *pr = &pd->pr;

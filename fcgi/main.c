@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "db.h"
 #include "hash.h"
+#include "filter.h"
 #include "log.h"
 #include "pool.h"
 #include "route.h"
@@ -285,6 +286,10 @@ static int app_start(struct app *app)
 		log_msg(LOG_WARN, "ip_allowlist: '%s' is not an address or CIDR; ignored", bad);
 	if (ratelimit_cidr_list_check(app->cfg.trusted_proxies, bad, sizeof bad) != 0)
 		log_msg(LOG_WARN, "trusted_proxies: '%s' is not an address or CIDR; ignored", bad);
+	struct buf ferrs = BUF_INIT;
+	if (filter_load(&app->cfg, &ferrs) != 0)
+		log_lines(LOG_ERROR, buf_cstr(&ferrs));
+	buf_free(&ferrs);
 	/* The environment's upstream keys join the pool; keys added with
 	 * `imagegw account add` make Gemini available even without them. */
 	if (pool_sync(&app->cfg, app->db) > 0)
