@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ratelimit.h"
 #include "xalloc.h"
 
 enum config_type { CT_STRING, CT_SECRET, CT_INT, CT_LONG, CT_ENUM, CT_PATH, CT_URL, CT_BOOL };
@@ -407,6 +408,16 @@ int config_load(struct config *cfg, struct buf *errs, struct buf *warns)
 		free(p);
 	}
 	rc |= load_env(cfg, errs);
+	/* CIDR lists are checked here so a typo stops the start, not a request. */
+	const char *lists[2][2] = {{"ip_allowlist", cfg->ip_allowlist},
+				   {"trusted_proxies", cfg->trusted_proxies}};
+	for (int i = 0; i < 2; i++) {
+		char bad[128];
+		if (ratelimit_cidr_list_check(lists[i][1], bad, sizeof bad) != 0) {
+			buf_printf(errs, "%s: '%s' is not an address or CIDR\n", lists[i][0], bad);
+			rc = -1;
+		}
+	}
 	if (cfg->base_path[0] && cfg->base_path[0] != '/') {
 		buf_printf(errs, "base_path = '%s' must start with '/'\n", cfg->base_path);
 		rc = -1;

@@ -281,11 +281,6 @@ static int app_start(struct app *app)
 	app->db = db_open(&app->cfg, app->db_error, sizeof app->db_error);
 	if (!app->db)
 		log_msg(LOG_ERROR, "database unavailable: %s", app->db_error);
-	char bad[64];
-	if (ratelimit_cidr_list_check(app->cfg.ip_allowlist, bad, sizeof bad) != 0)
-		log_msg(LOG_WARN, "ip_allowlist: '%s' is not an address or CIDR; ignored", bad);
-	if (ratelimit_cidr_list_check(app->cfg.trusted_proxies, bad, sizeof bad) != 0)
-		log_msg(LOG_WARN, "trusted_proxies: '%s' is not an address or CIDR; ignored", bad);
 	struct buf ferrs = BUF_INIT;
 	if (filter_load(&app->cfg, &ferrs) != 0)
 		log_lines(LOG_ERROR, buf_cstr(&ferrs));

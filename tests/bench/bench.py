@@ -195,6 +195,20 @@ def lookup_cost():
              f"{float(med) / 1000:.3f} / {float(p99) / 1000:.3f} ms (target < 1 ms)")]
 
 
+def quota_cost():
+    binary = os.environ.get("IMAGEGW_BENCH_QUOTA")
+    if not binary:
+        return []
+    rows = []
+    for procs in (1, 4):
+        out = subprocess.run([binary, str(procs), "2000"], capture_output=True,
+                             text=True).stdout.split()
+        rows.append((f"rate-limit + key-pick transactions per request, {procs} writer "
+                     f"process{'es' if procs > 1 else ''} (median / p99)",
+                     f"{float(out[0]):.0f} / {float(out[1]):.0f} us"))
+    return rows
+
+
 def parallel(gw):
     def run(n):
         t = time.perf_counter()
@@ -246,6 +260,7 @@ def main():
         rows += cold_start(binary, os.path.join(gw.dir, "var"))
         rows += cache_hits(mock, ROUNDS)
         rows += lookup_cost()
+        rows += quota_cost()
     finally:
         gw.stop()
         mock.stop()
