@@ -11,6 +11,7 @@ the harness fails the test run if a sanitizer report was written.
 """
 import base64
 import glob
+import itertools
 import http.client as httpclient
 import json
 import os
@@ -249,6 +250,25 @@ class Gateway:
 
 def decode_image(item):
     return base64.b64decode(item["b64_json"])
+
+
+def run_cli(gateway, *args, env=None):
+    """Runs `imagegw <args>` (the binary under test) against a gateway's config
+    and database; sanitizer reports land with the gateway's own."""
+    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGEGW_CONFIG": gateway.config,
+         "ASAN_OPTIONS": f"log_path={gateway.asan_dir}/asan-cli:detect_leaks=1",
+         "UBSAN_OPTIONS": f"log_path={gateway.asan_dir}/ubsan-cli:print_stacktrace=1"}
+    e.update(env or {})
+    return subprocess.run([BIN, *args], env=e, capture_output=True, text=True, timeout=30)
+
+
+_unique = itertools.count()
+
+
+def unique_prompt(prompt="a quiet harbour", directives=""):
+    """A prompt no other test (or earlier run against the same mock) used."""
+    return (f"{prompt} {os.getpid()}.{next(_unique)}.{time.time_ns() % 10**9} "
+            f"{directives}").strip()
 
 
 def fetch_url(gateway, url):

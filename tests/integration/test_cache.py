@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import BIN, Gateway, assert_error, decode_image, fetch_url
+from conftest import run_cli as cli
 
 ADMIN = "adm-secret-key"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -109,12 +110,6 @@ def stats(g):
     return r.json()
 
 
-def cli(g, *args, env=None):
-    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGEGW_CONFIG": g.config,
-         "ASAN_OPTIONS": f"log_path={g.asan_dir}/asan-cli:detect_leaks=1",
-         "UBSAN_OPTIONS": f"log_path={g.asan_dir}/ubsan-cli:print_stacktrace=1"}
-    e.update(env or {})
-    return subprocess.run([BIN, *args], env=e, capture_output=True, text=True, timeout=30)
 
 
 # ---- hits, misses, slots ---------------------------------------------------------

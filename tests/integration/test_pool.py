@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from conftest import BIN, assert_error
+from conftest import run_cli as cli
 
 
 def keys_used(mock):
@@ -25,10 +26,6 @@ def accounts(g):
         db.close()
 
 
-def cli(g, *args, env=None):
-    e = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGEGW_CONFIG": g.config}
-    e.update(env or {})
-    return subprocess.run([BIN, *args], capture_output=True, text=True, env=e)
 
 
 def settings(mock, keys, **extra):

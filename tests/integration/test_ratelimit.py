@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import BIN, assert_error
+from conftest import run_cli as cli
 
 _seq = itertools.count()
 
@@ -28,11 +29,6 @@ def settings(mock, **extra):
     return s
 
 
-def cli(g, *args):
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGEGW_CONFIG": g.config,
-           "ASAN_OPTIONS": f"log_path={g.asan_dir}/asan-cli:detect_leaks=1",
-           "UBSAN_OPTIONS": f"log_path={g.asan_dir}/ubsan-cli:print_stacktrace=1"}
-    return subprocess.run([BIN, *args], env=env, capture_output=True, text=True, timeout=30)
 
 
 def make_key(g, name, *flags):
