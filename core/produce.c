@@ -67,6 +67,17 @@ static void store_item(const struct config *cfg, struct sqlite3 *db, struct prod
 	buf_free(&bytes);
 }
 
+static int by_key(const void *a, const void *b, void *arg)
+{
+	const struct produce *pr = arg;
+	return strcmp(pr->items[*(const int *)a].key.hex, pr->items[*(const int *)b].key.hex);
+}
+
+static int by_slot(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
 enum img_err produce_run(const struct config *cfg, struct sqlite3 *db, const struct gen_req *r,
 			 enum produce_cache_mode mode, int need_files, const char *request_id,
 			 struct produce *pr, struct img_error *e)
@@ -96,6 +107,9 @@ enum img_err produce_run(const struct config *cfg, struct sqlite3 *db, const str
 	if (use_cache && !pr->degraded && mode != PRODUCE_CACHE_NO_STORE && nmissing > 0) {
 		int still = 0;
 		long timeout = cfg->upstream_timeout_seconds * 1000L + 5000;
+		/* Every process takes its locks in key order, so two requests that
+		 * share keys can never each hold what the other waits for. */
+		qsort_r(missing, (size_t)nmissing, sizeof missing[0], by_key, pr);
 		for (int j = 0; j < nmissing; j++) {
 			struct produce_item *it = &pr->items[missing[j]];
 			int waited = 0;
@@ -110,6 +124,7 @@ enum img_err produce_run(const struct config *cfg, struct sqlite3 *db, const str
 			missing[still++] = missing[j];
 		}
 		nmissing = still;
+		qsort(missing, (size_t)nmissing, sizeof missing[0], by_slot);
 	}
 
 	if (nmissing > 0) {
