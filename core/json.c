@@ -74,7 +74,9 @@ static void *doc_alloc(struct json_doc *d, size_t size, size_t align)
 		}
 		return big->data;
 	}
-	c = chunk_new(d->next_cap);
+	/* next_cap starts small: a request between it and CHUNK_BIG still
+	 * needs a chunk that holds it. */
+	c = chunk_new(size > d->next_cap ? size : d->next_cap);
 	if (d->next_cap < CHUNK_MAX)
 		d->next_cap *= 2;
 	c->next = d->chunks;

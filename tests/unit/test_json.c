@@ -660,6 +660,31 @@ TEST(many_nodes)
 	buf_free(&b);
 }
 
+/* Strings between the first chunk's size and CHUNK_BIG used to get a chunk
+ * smaller than themselves (a heap overflow found by fuzzing). */
+TEST(medium_strings_fit_their_chunk)
+{
+	size_t sizes[] = {4000, 6000, 9000, 12000, 16000};
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		struct buf b = BUF_INIT;
+		buf_puts(&b, "{\"prompt\":\"");
+		for (size_t j = 0; j < sizes[i]; j++)
+			buf_putc(&b, 'a');
+		buf_puts(&b, "\",\"esc\":\"");
+		for (size_t j = 0; j < sizes[i] / 2; j++)
+			buf_puts(&b, "\\n");
+		buf_puts(&b, "\"}");
+		struct json *j = json_parse(b.data, b.len, NULL);
+		CHECK(j != NULL);
+		const struct json *p = j ? json_get(j, "prompt") : NULL;
+		CHECK(p && p->str_len == sizes[i]);
+		const struct json *e = j ? json_get(j, "esc") : NULL;
+		CHECK(e && e->str_len == sizes[i] / 2);
+		json_free(j);
+		buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	RUN(scalars);
@@ -686,5 +711,6 @@ int main(void)
 	RUN(writer_invalid_utf8);
 	RUN(big_string);
 	RUN(many_nodes);
+	RUN(medium_strings_fit_their_chunk);
 	UNIT_DONE();
 }
