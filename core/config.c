@@ -71,6 +71,9 @@ static const struct config_key config_keys[] = {
 	{"gemini_pro_image_model", NULL, CT_STRING, OFF(gemini_pro_image_model),
 	 "gemini-3-pro-image-preview", 0, 0, NULL,
 	 "Upstream model id the gemini-3-pro-image family is sent to."},
+	{"enhance_model", NULL, CT_STRING, OFF(enhance_model), "gemini-2.5-flash", 0, 0, NULL,
+	 "Gemini text model POST /v1/prompts/enhance rewrites prompts with; a request may name "
+	 "another gemini-* text model."},
 	{"upstream_timeout_seconds", NULL, CT_INT, OFF(upstream_timeout_seconds), "180", 1, 3600, NULL,
 	 "Longest one upstream call may take (4K images are slow). Keep the web server's timeout above it."},
 	{"upstream_connect_timeout_seconds", NULL, CT_INT, OFF(upstream_connect_timeout_seconds), "10",

@@ -29,6 +29,7 @@ struct config {
 	char *gemini_api_key;
 	char *gemini_api_keys;
 	char *gemini_pro_image_model;
+	char *enhance_model;
 	int upstream_timeout_seconds;
 	int upstream_connect_timeout_seconds;
 	int retry_max;

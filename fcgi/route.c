@@ -21,6 +21,7 @@ static const struct route {
 	enum route_auth auth;
 } routes[] = {
 	{"POST", "/v1/images/generations", images_generations, ROUTE_CLIENT},
+	{"POST", "/v1/prompts/enhance", prompts_enhance, ROUTE_CLIENT},
 	{"GET", "/v1/models", models_list, ROUTE_CLIENT},
 	{"GET", "/v1/files/*", files_get, ROUTE_PUBLIC}, /* the signature is the credential */
 	{"GET", "/v1/cache/stats", cache_stats_get_route, ROUTE_ADMIN},

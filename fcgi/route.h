@@ -77,6 +77,7 @@ enum img_err route_dispatch(struct ctx *c);
 
 /* Handlers, one file per resource. */
 enum img_err images_generations(struct ctx *c);
+enum img_err prompts_enhance(struct ctx *c);
 enum img_err models_list(struct ctx *c);
 enum img_err health_get(struct ctx *c);
 enum img_err files_get(struct ctx *c);

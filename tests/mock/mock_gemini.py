@@ -14,8 +14,10 @@ port file).  SIGTERM or SIGINT stops it with exit status 0.
 
 A test picks the upstream's behaviour by writing directives into the prompt
 (the text parts of ``contents[0]``), e.g. ``"a red fox mock:delay=1 mock:jpeg"``.
-No directive means a normal Gemini 3 Pro Image answer.  DIRECTIVES below is the
-list of directives; docs/mock-upstream.md describes each one.
+No directive means a normal Gemini 3 Pro Image answer; a text model (no
+"image" in its id, e.g. gemini-2.5-flash) answers with one text part instead.
+DIRECTIVES below is the list of directives; docs/mock-upstream.md describes
+each one.
 
 Order of evaluation for one generate call:
   1. the request is recorded (see /_mock/requests);
@@ -611,6 +613,11 @@ def is_flash31(model: str) -> bool:
     return "3.1-flash-image" in model
 
 
+def is_text_model(model: str) -> bool:
+    """A text-only model such as gemini-2.5-flash (what prompt enhancement calls)."""
+    return "image" not in model
+
+
 def prompt_text(body: Any) -> str:
     """The text parts of contents[0], joined by newlines ('' if absent)."""
     try:
@@ -715,10 +722,12 @@ def validate_content(content: Any, path: str) -> None:
         validate_part(part, f"{path}.parts[{j}]")
 
 
-def validate_modalities(value: Any, path: str) -> None:
+def validate_modalities(value: Any, path: str, model: str) -> None:
     for i, item in enumerate(require_list(value, path, "TYPE_ENUM")):
         if not isinstance(item, str) or item.upper() not in MODALITIES:
             raise invalid_value(f"{path}[{i}]", f"{API_TYPE}.GenerationConfig.Modality", item)
+    if is_text_model(model) and any(m.upper() == "IMAGE" for m in value):
+        raise BadRequest("This model only supports text output.")
     unsupported = [m.lower() for m in value if m.upper() not in ("TEXT", "IMAGE")]
     if unsupported:
         raise BadRequest("Model does not support the requested response modalities: "
@@ -760,7 +769,7 @@ def validate_generation_config(cfg: Any, model: str) -> None:
         if count > 1:
             raise BadRequest(f"Multiple candidates is not enabled for models/{model}")
     if pick(cfg, "responseModalities") is not None:
-        validate_modalities(pick(cfg, "responseModalities"), f"{path}.response_modalities")
+        validate_modalities(pick(cfg, "responseModalities"), f"{path}.response_modalities", model)
     if pick(cfg, "thinkingConfig") is not None:
         thinking = require_object(pick(cfg, "thinkingConfig"), f"{path}.thinking_config", "ThinkingConfig")
         check_fields(thinking, THINKING_CONFIG_FIELDS, f"{path}.thinking_config")
@@ -928,13 +937,32 @@ def thought_parts(call: Call) -> list:
     ]
 
 
+def enhanced_text(call: Call) -> str:
+    """The text a text-only answer carries: the prompt, directives removed, "enhanced"."""
+    prompt = " ".join(DIRECTIVE_RE.sub(" ", call.prompt).split())
+    return f"Enhanced: {prompt} \u2014 with soft morning light, detailed"
+
+
+def text_answer(call: Call) -> dict:
+    """A text model's answer: one text part; a thought part first only when
+    thinkingConfig.includeThoughts asks for it, as Gemini 2.5 does."""
+    thinking = pick(pick(call.config(), "thinkingConfig") or {}, "includeThoughts") is True
+    parts = [{"text": "**Reading the prompt**", "thought": True}] if thinking else []
+    text = enhanced_text(call)
+    parts.append({"text": text})
+    candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
+    return envelope(call, [candidate], usage(call, 0, text, thinking))
+
+
 def success_answer(call: Call) -> dict:
+    if is_text_model(call.model):
+        return text_answer(call)
     mods = call.modalities()
     thinking = not call.directives.has("nothought") and not is_flash25(call.model)
     parts = thought_parts(call) if thinking else []
     text = ""
     if "TEXT" in mods:
-        text = "Here is the image you asked for." if "IMAGE" in mods else "I can describe it instead."
+        text = "Here is the image you asked for." if "IMAGE" in mods else enhanced_text(call)
         parts.append({"text": text, "thoughtSignature": call.signature("text")})
     images = final_images(call) if "IMAGE" in mods else []
     for i, image in enumerate(images):

@@ -173,6 +173,23 @@ def test_twoimages_last_one_is_different(mock):
     assert len(images) == 2 and images[0]["inlineData"]["data"] != images[1]["inlineData"]["data"]
 
 
+def test_text_model_answers_with_text(mock):
+    text_model = "gemini-2.5-flash"
+    status, _, body = generate(mock, "a red fox mock:nothought", model=text_model,
+                               gen_config={"responseModalities": ["TEXT"], "temperature": 0.7})
+    assert status == 200, body
+    assert parts_of(body) == [{"text": "Enhanced: a red fox \u2014 with soft morning light, detailed"}]
+    assert body["modelVersion"] == text_model
+    status, _, body = generate(mock, "a red fox", model=text_model,
+                               gen_config={"thinkingConfig": {"includeThoughts": True}})
+    assert [p.get("thought", False) for p in parts_of(body)] == [True, False]
+    status, _, body = generate(mock, "a red fox", model=text_model,
+                               gen_config={"responseModalities": ["TEXT", "IMAGE"]})
+    assert status == 400 and "only supports text output" in body["error"]["message"]
+    status, _, body = generate(mock, "a red fox mock:status=503", model=text_model)
+    assert status == 503 and body["error"]["status"] == "UNAVAILABLE"
+
+
 # ---- blocks (HTTP 200) ----------------------------------------------------------
 
 
