@@ -101,6 +101,13 @@ enum img_err auth_client(struct ctx *c)
 	case CLIENTKEY_ERROR: return unavailable(c);
 	case CLIENTKEY_NOT_FOUND: break;
 	}
+	/* A gateway with no keys at all (allow_anonymous=auto before the first
+	 * key) has nothing to check a key against: what a client sends is
+	 * ignored, as the OpenAI SDKs always send one. */
+	if (strcmp(c->app->cfg.allow_anonymous, "auto") == 0 && anonymous_open(c) == 1) {
+		c->authed = AUTH_ANONYMOUS;
+		return IMG_OK;
+	}
 	return err_set(&c->err, IMG_UNAUTHORIZED, NULL, "The API key is not valid.");
 }
 

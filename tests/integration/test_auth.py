@@ -307,3 +307,17 @@ def test_without_a_database_only_what_needs_no_lookup(make_gateway, mock, tmp_pa
     unavailable(gen(g2))
     g3 = make_gateway(settings(mock, data_dir=bad, allow_anonymous="true"))
     assert gen(g3).status == 200
+
+
+def test_open_gateway_ignores_a_key_until_keys_exist(make_gateway, mock):
+    """The OpenAI SDKs always send a key: a gateway that has none of its own
+    (allow_anonymous=auto, no client key, no api_key) ignores it."""
+    g = make_gateway(settings(mock))
+    sdk = {"Authorization": "Bearer unused"}
+    assert g.generate(prompt=uniq(), headers=sdk).status == 200
+    make_key(g, "first")
+    r = g.generate(prompt=uniq(), headers=sdk)
+    assert r.status == 401 and r.json()["error"]["code"] == "IMG_UNAUTHORIZED"
+    # With allow_anonymous=true an unknown key stays an error: it was meant.
+    g2 = make_gateway(settings(mock, allow_anonymous="true"))
+    assert g2.generate(prompt=uniq(), headers=sdk).status == 401
