@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "render.h"
+#include "testdb.h"
 #include "unit.h"
 
 #define PRICES                                                                                     \
@@ -20,7 +21,7 @@
 	"gemini-3.1-flash-image-preview:1K=0.067,2K=0.101,4K=0.151"
 
 static struct config cfg;
-static char tmpdir[64], data_dir[128], cache_dir[512], log_path[128];
+static char tmpdir[64], data_dir[128], cache_dir[512], log_path[200];
 static sqlite3 *db;
 
 static void base_cfg(void)
@@ -47,43 +48,32 @@ static void base_cfg(void)
 	cfg.cache_dir = cache_dir;
 }
 
-/* A new data_dir with its own database and log file. */
+static struct testdb tdb;
+
+/* A new data_dir with its own database. */
 static int fresh(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/imagegw-unit-cache-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		fprintf(stderr, "  mkdtemp: %s\n", strerror(errno));
-		return -1;
-	}
-	snprintf(data_dir, sizeof data_dir, "%s/var", tmpdir);
-	snprintf(cache_dir, sizeof cache_dir, "%s/var/cache", tmpdir);
-	snprintf(log_path, sizeof log_path, "%s/imagegw.log", tmpdir);
 	base_cfg();
+	cfg.log_level = (char *)"debug";
+	if (testdb_open(&tdb, &cfg, "cache") != 0)
+		return -1;
+	/* Tests below move cache_dir about: keep the paths in this file's arrays. */
+	snprintf(tmpdir, sizeof tmpdir, "%s", tdb.dir);
+	snprintf(data_dir, sizeof data_dir, "%s", tdb.data_dir);
+	snprintf(cache_dir, sizeof cache_dir, "%s", tdb.cache_dir);
+	snprintf(log_path, sizeof log_path, "%s", tdb.log_path);
+	cfg.data_dir = data_dir;
+	cfg.cache_dir = cache_dir;
 	cfg.log_file = log_path;
 	log_open(&cfg);
-	char err[256];
-	db = db_open(&cfg, err, sizeof err);
-	if (!db) {
-		fprintf(stderr, "  db_open: %s\n", err);
-		return -1;
-	}
+	db = tdb.db;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void done(void)
 {
-	db_close(db);
+	testdb_close(&tdb);
 	db = NULL;
-	log_default();
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* ---- helpers -------------------------------------------------------------- */

@@ -10,50 +10,28 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "testdb.h"
 #include "unit.h"
 
 static struct config cfg;
-static char tmpdir[64], data_dir[128], cache_dir[160];
 static sqlite3 *db;
 
+static struct testdb tdb;
+
+/* A new data_dir with its own database. */
 static int fresh(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/imagegw-unit-keys-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		fprintf(stderr, "  mkdtemp: %s\n", strerror(errno));
-		return -1;
-	}
-	snprintf(data_dir, sizeof data_dir, "%s/var", tmpdir);
-	snprintf(cache_dir, sizeof cache_dir, "%s/var/cache", tmpdir);
 	memset(&cfg, 0, sizeof cfg);
-	cfg.data_dir = data_dir;
-	cfg.cache_dir = cache_dir;
-	cfg.log_file = (char *)"";
-	cfg.log_level = (char *)"warn";
-	cfg.log_format = (char *)"json";
-	log_open(&cfg);
-	char err[256];
-	db = db_open(&cfg, err, sizeof err);
-	if (!db) {
-		fprintf(stderr, "  db_open: %s\n", err);
+	if (testdb_open(&tdb, &cfg, "keys") != 0)
 		return -1;
-	}
+	db = tdb.db;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void done(void)
 {
-	db_close(db);
+	testdb_close(&tdb);
 	db = NULL;
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static struct client spec(const char *name)

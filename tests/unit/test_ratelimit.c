@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "config.h"
+#include "testdb.h"
 #include "unit.h"
 
 /* 2025-12-30T10:40:34Z: a fixed clock, 34 s into its minute. */
@@ -20,47 +21,24 @@
 #define DAY_0	 1767052800LL
 
 static struct config cfg;
-static char tmpdir[64], data_dir[128], cache_dir[160];
 static sqlite3 *db;
 
+static struct testdb tdb;
+
+/* A new data_dir with its own database. */
 static int fresh(void)
 {
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/imagegw-unit-rate-XXXXXX");
-	if (!mkdtemp(tmpdir)) {
-		fprintf(stderr, "  mkdtemp: %s\n", strerror(errno));
-		return -1;
-	}
-	snprintf(data_dir, sizeof data_dir, "%s/var", tmpdir);
-	snprintf(cache_dir, sizeof cache_dir, "%s/var/cache", tmpdir);
 	memset(&cfg, 0, sizeof cfg);
-	cfg.data_dir = data_dir;
-	cfg.cache_dir = cache_dir;
-	cfg.log_file = (char *)"";
-	cfg.log_level = (char *)"warn";
-	cfg.log_format = (char *)"json";
-	log_open(&cfg);
-	char err[256];
-	db = db_open(&cfg, err, sizeof err);
-	if (!db) {
-		fprintf(stderr, "  db_open: %s\n", err);
+	if (testdb_open(&tdb, &cfg, "rate") != 0)
 		return -1;
-	}
+	db = tdb.db;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void done(void)
 {
-	db_close(db);
+	testdb_close(&tdb);
 	db = NULL;
-	nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The stored count of one window, -1 when there is no row. */
