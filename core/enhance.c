@@ -428,20 +428,6 @@ out:
 	return rc;
 }
 
-/* Seconds to cool a key down after a 429: RetryInfo, else Retry-After, else
- * the configured default (the rule core/generate.c applies). */
-static int cooldown_seconds(const struct gemini_fault *f, const char *header, int fallback)
-{
-	if (f->retry_delay >= 0)
-		return f->retry_delay > 86400 ? 86400
-		       : f->retry_delay < 1   ? 1
-					      : (int)ceil(f->retry_delay);
-	long v = header[0] ? strtol(header, NULL, 10) : 0;
-	if (v > 0)
-		return v > 86400 ? 86400 : (int)v;
-	return fallback;
-}
-
 /* Turns the finished call into the text (in res->text) or an error (in
  * res->err), and tells the pool how the key fared. */
 static void classify(const struct config *cfg, struct sqlite3 *db, const struct pool_key *k,
@@ -449,26 +435,10 @@ static void classify(const struct config *cfg, struct sqlite3 *db, const struct 
 		     size_t finish_len)
 {
 	struct img_error *e = &res->err;
-	struct gemini_fault f;
-	char why[200];
 	res->upstream_status = (int)x->status;
-	e->upstream_status = (int)x->status;
-	if (x->fail == UPSTREAM_TIMEOUT) {
-		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL, "The upstream did not answer in time.");
-		pool_failure(db, k, "timeout");
-		return;
-	}
-	if (x->fail == UPSTREAM_TOO_LARGE) {
-		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answer was too large.");
-		return;
-	}
-	if (x->fail != UPSTREAM_OK) {
-		err_set(e, IMG_NETWORK_ERROR, NULL, "The upstream connection failed.");
-		snprintf(why, sizeof why, "network: %.180s", x->error);
-		pool_failure(db, k, why);
-		return;
-	}
-	if (x->status == 200) {
+	if (x->fail == UPSTREAM_OK && x->status == 200) {
+		err_clear(e);
+		e->upstream_status = 200;
 		pool_ok(db, k);
 		if (enhance_read_answer(x->resp.data, x->resp.len, (size_t)cfg->max_prompt_chars,
 					&res->text, finish, finish_len, e) != IMG_OK)
@@ -476,28 +446,8 @@ static void classify(const struct config *cfg, struct sqlite3 *db, const struct 
 		snprintf(e->finish_reason, sizeof e->finish_reason, "%s", finish);
 		return;
 	}
-	gemini_parse_error((int)x->status, x->resp.data, x->resp.len, &f);
-	snprintf(why, sizeof why, "HTTP %ld %s%s%.140s", x->status,
-		 f.reason[0] ? f.reason : f.status, f.message[0] ? ": " : "", f.message);
-	if (x->status == 429) {
-		int delay = cooldown_seconds(&f, x->retry_after, cfg->quota_cooldown_seconds);
-		err_set(e, IMG_QUOTA_EXHAUSTED, NULL, "The upstream key is over its quota.");
-		e->retry_after = delay;
-		pool_cooldown(db, k, delay, why);
-	} else if (x->status == 401 || x->status == 403 ||
-		   (x->status == 400 && strcmp(f.reason, "API_KEY_INVALID") == 0)) {
-		err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
-		pool_disable(db, k, why);
-	} else if (x->status == 400) {
-		pool_ok(db, k); /* the request, not the key */
-		err_set(e, IMG_INVALID_REQUEST, NULL, "The upstream rejected the request: %.300s",
-			f.message[0] ? f.message : "no reason given");
-	} else {
-		err_set(e, x->status == 504 ? IMG_UPSTREAM_TIMEOUT : IMG_UPSTREAM_ERROR, NULL,
-			"The upstream answered HTTP %ld%s%s.", x->status, f.status[0] ? " " : "",
-			f.status);
-		pool_failure(db, k, why);
-	}
+	/* One call only: the pool's verdict updates the key; no retry here. */
+	pool_judge(cfg, db, k, x, e);
 }
 
 static void log_call(const char *request_id, const char *model, const struct pool_key *k,

@@ -56,53 +56,16 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Retry-After in whole seconds from RetryInfo, else the header, else the
- * configured cooldown. */
-static int quota_delay(const struct gemini_fault *f, const char *header, int fallback)
-{
-	if (f->retry_delay >= 0) /* capped at a day: the value is the upstream's */
-		return f->retry_delay > 86400 ? 86400
-		       : f->retry_delay < 1   ? 1
-					      : (int)ceil(f->retry_delay);
-	if (header[0]) {
-		long v = strtol(header, NULL, 10);
-		if (v > 0)
-			return v > 86400 ? 86400 : (int)v;
-	}
-	return fallback;
-}
-
-/* Turns one finished attempt into the image or an error, tells the key pool
- * how the key fared, and says what to do next: done, retry after a backoff
- * (server and network errors), or rotate to another key now (429, a key the
- * upstream rejected). */
+/* Turns one finished attempt into the image or an error, and says what to do
+ * next; failures are judged (and the key updated) by pool_judge. */
 static enum next_step classify(const struct config *cfg, struct sqlite3 *db, struct slot *s,
 			       struct gen_image *img, struct gen_result *res)
 {
 	struct upstream_xfer *x = &s->x;
 	struct img_error *e = &img->err;
-	struct gemini_fault f;
-	char why[200];
 	err_clear(e);
-	e->upstream_status = (int)x->status;
 	res->upstream_status = (int)x->status;
-	if (x->fail == UPSTREAM_TIMEOUT) {
-		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
-			"The upstream did not answer within the timeout.");
-		pool_failure(db, &s->key, "timeout");
-		return STEP_DONE;
-	}
-	if (x->fail == UPSTREAM_TOO_LARGE) {
-		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answer was too large.");
-		return STEP_DONE;
-	}
-	if (x->fail != UPSTREAM_OK) {
-		err_set(e, IMG_NETWORK_ERROR, NULL, "The upstream connection failed.");
-		snprintf(why, sizeof why, "network: %.180s", x->error);
-		pool_failure(db, &s->key, why);
-		return STEP_RETRY;
-	}
-	if (x->status == 200) {
+	if (x->fail == UPSTREAM_OK && x->status == 200) {
 		struct gemini_answer a;
 		pool_ok(db, &s->key);
 		if (gemini_parse_answer_inplace(x->resp.data, x->resp.len, &a, e) == IMG_OK) {
@@ -117,51 +80,13 @@ static enum next_step classify(const struct config *cfg, struct sqlite3 *db, str
 			img->ext = a.ext;
 		}
 		gemini_answer_free(&a);
+		e->upstream_status = 200;
 		return STEP_DONE;
 	}
-	gemini_parse_error((int)x->status, x->resp.data, x->resp.len, &f);
-	snprintf(why, sizeof why, "HTTP %ld %s%s%.140s", x->status,
-		 f.reason[0] ? f.reason : f.status, f.message[0] ? ": " : "", f.message);
-	switch (x->status) {
-	case 429: {
-		int delay = quota_delay(&f, x->retry_after, cfg->quota_cooldown_seconds);
-		err_set(e, IMG_QUOTA_EXHAUSTED, NULL, "%s", err_info(IMG_QUOTA_EXHAUSTED)->message);
-		e->retry_after = delay;
-		pool_cooldown(db, &s->key, delay, why);
-		return STEP_ROTATE;
-	}
-	case 401:
-	case 403:
-		err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
-		pool_disable(db, &s->key, why);
-		return STEP_ROTATE;
-	case 400:
-		if (strcmp(f.reason, "API_KEY_INVALID") == 0) {
-			err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
-			pool_disable(db, &s->key, why);
-			return STEP_ROTATE;
-		}
-		pool_ok(db, &s->key);
-		err_set(e, IMG_INVALID_REQUEST, NULL, "The upstream rejected the request: %.300s",
-			f.message[0] ? f.message : "no reason given");
-		return STEP_DONE;
-	case 500:
-	case 502:
-	case 503:
-		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream failed (HTTP %ld%s%s).",
-			x->status, f.status[0] ? " " : "", f.status);
-		pool_failure(db, &s->key, why);
-		return STEP_RETRY;
-	case 504:
-		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
-			"The upstream gave up before the image was ready (HTTP 504).");
-		pool_failure(db, &s->key, why);
-		return STEP_RETRY;
-	default:
-		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answered HTTP %ld%s%.200s",
-			x->status, f.message[0] ? ": " : ".", f.message);
-		pool_failure(db, &s->key, why);
-		return STEP_DONE;
+	switch (pool_judge(cfg, db, &s->key, x, e)) {
+	case POOL_ROTATE: return STEP_ROTATE;
+	case POOL_RETRY: return STEP_RETRY;
+	default: return STEP_DONE;
 	}
 }
 

@@ -7,6 +7,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,8 +17,10 @@
 #include "buf.h"
 #include "config.h"
 #include "db.h"
+#include "gemini.h"
 #include "hash.h"
 #include "log.h"
+#include "upstream.h"
 #include "xalloc.h"
 
 /* How long a pick, and an outcome update, wait for a busy database. */
@@ -332,6 +335,91 @@ void pool_failure(sqlite3 *db, const struct pool_key *k, const char *why)
 		"UPDATE accounts SET consecutive_failures = consecutive_failures + 1, last_error = "
 		":why WHERE id = :id",
 		0, why);
+}
+
+/* Seconds a key rests after a 429: RetryInfo, else the Retry-After header,
+ * else the configured cooldown; at least 1, at most a day. */
+static int quota_delay(const struct gemini_fault *f, const char *header, int fallback)
+{
+	if (f->retry_delay >= 0) /* capped at a day: the value is the upstream's */
+		return f->retry_delay > 86400 ? 86400
+		       : f->retry_delay < 1   ? 1
+					      : (int)ceil(f->retry_delay);
+	if (header[0]) {
+		long v = strtol(header, NULL, 10);
+		if (v > 0)
+			return v > 86400 ? 86400 : (int)v;
+	}
+	return fallback;
+}
+
+enum pool_step pool_judge(const struct config *cfg, sqlite3 *db, const struct pool_key *k,
+			  const struct upstream_xfer *x, struct img_error *e)
+{
+	struct gemini_fault f;
+	char why[200];
+	err_clear(e);
+	e->upstream_status = (int)x->status;
+	if (x->fail == UPSTREAM_TIMEOUT) {
+		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
+			"The upstream did not answer within the timeout.");
+		pool_failure(db, k, "timeout");
+		return POOL_DONE;
+	}
+	if (x->fail == UPSTREAM_TOO_LARGE) {
+		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answer was too large.");
+		return POOL_DONE;
+	}
+	if (x->fail != UPSTREAM_OK) {
+		err_set(e, IMG_NETWORK_ERROR, NULL, "The upstream connection failed.");
+		snprintf(why, sizeof why, "network: %.180s", x->error);
+		pool_failure(db, k, why);
+		return POOL_RETRY;
+	}
+	gemini_parse_error((int)x->status, x->resp.data, x->resp.len, &f);
+	snprintf(why, sizeof why, "HTTP %ld %s%s%.140s", x->status,
+		 f.reason[0] ? f.reason : f.status, f.message[0] ? ": " : "", f.message);
+	switch (x->status) {
+	case 429: {
+		int delay = quota_delay(&f, x->retry_after, cfg->quota_cooldown_seconds);
+		err_set(e, IMG_QUOTA_EXHAUSTED, NULL, "%s", err_info(IMG_QUOTA_EXHAUSTED)->message);
+		e->retry_after = delay;
+		pool_cooldown(db, k, delay, why);
+		return POOL_ROTATE;
+	}
+	case 401:
+	case 403:
+		err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
+		pool_disable(db, k, why);
+		return POOL_ROTATE;
+	case 400:
+		if (strcmp(f.reason, "API_KEY_INVALID") == 0) {
+			err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
+			pool_disable(db, k, why);
+			return POOL_ROTATE;
+		}
+		pool_ok(db, k); /* the request was wrong, not the key */
+		err_set(e, IMG_INVALID_REQUEST, NULL, "The upstream rejected the request: %.300s",
+			f.message[0] ? f.message : "no reason given");
+		return POOL_DONE;
+	case 500:
+	case 502:
+	case 503:
+		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream failed (HTTP %ld%s%s).",
+			x->status, f.status[0] ? " " : "", f.status);
+		pool_failure(db, k, why);
+		return POOL_RETRY;
+	case 504:
+		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
+			"The upstream gave up before the image was ready (HTTP 504).");
+		pool_failure(db, k, why);
+		return POOL_RETRY;
+	default:
+		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answered HTTP %ld%s%.200s",
+			x->status, f.message[0] ? ": " : ".", f.message);
+		pool_failure(db, k, why);
+		return POOL_DONE;
+	}
 }
 
 /* ---- operator commands --------------------------------------------------- */

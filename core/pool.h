@@ -34,6 +34,19 @@ int pool_sync(const struct config *cfg, struct sqlite3 *db);
 enum img_err pool_take(const struct config *cfg, struct sqlite3 *db, const char *provider,
 		       int images, long avoid, struct pool_key *k, int *retry_after);
 
+/* What to do after a failed call. */
+enum pool_step { POOL_DONE, POOL_RETRY, POOL_ROTATE };
+
+struct upstream_xfer;
+
+/* Judges a Gemini call made with k that did not answer 200: fills e with the
+ * SPEC 3.7 error, updates the key (cooldown after 429, disabled when
+ * rejected, failure counted after 5xx and network errors), and says what to
+ * do: rotate to another key now, retry after a backoff, or stop.  Shared by
+ * every caller of the upstream (images, prompt enhancement). */
+enum pool_step pool_judge(const struct config *cfg, struct sqlite3 *db, const struct pool_key *k,
+			  const struct upstream_xfer *x, struct img_error *e);
+
 /* What happened to a call made with k. */
 void pool_ok(struct sqlite3 *db, const struct pool_key *k);
 void pool_cooldown(struct sqlite3 *db, const struct pool_key *k, int seconds, const char *why);

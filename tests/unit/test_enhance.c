@@ -309,20 +309,6 @@ TEST(model_choice)
 	CHECK_STR(pick_model(&cfg, "gemini-X"), ENHANCE_MODEL_DEFAULT);
 }
 
-TEST(cooldown)
-{
-	struct gemini_fault f = {.retry_delay = 29.2};
-	CHECK_INT(cooldown_seconds(&f, "", 60), 30);
-	f.retry_delay = 0.1;
-	CHECK_INT(cooldown_seconds(&f, "", 60), 1);
-	f.retry_delay = 1e9;
-	CHECK_INT(cooldown_seconds(&f, "", 60), 86400);
-	f.retry_delay = -1;
-	CHECK_INT(cooldown_seconds(&f, "12", 60), 12);
-	CHECK_INT(cooldown_seconds(&f, "soon", 60), 60);
-	CHECK_INT(cooldown_seconds(&f, "", 60), 60);
-}
-
 /* ---- the request body ------------------------------------------------------------- */
 
 static int parses(const char *body, enum img_err code, const char *param)
@@ -415,7 +401,6 @@ int main(void)
 	RUN(answer_failures);
 	RUN(request_body);
 	RUN(model_choice);
-	RUN(cooldown);
 	RUN(request_validation);
 	RUN(no_key_is_offline_without_fallback);
 	RUN(failed_call_falls_back);

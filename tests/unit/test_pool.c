@@ -1,6 +1,6 @@
 /* Unit tests for the key pool (core/pool.c): selection order, limits,
  * cooldowns, disabling, the environment sync; and the cooldown a 429 earns
- * (quota_delay in core/generate.c). */
+ * (quota_delay in core/pool.c). */
 #include "../../core/generate.c"
 #include "../../core/pool.c"
 
@@ -168,6 +168,11 @@ TEST(cooldown_parsing)
 	CHECK_INT(quota_delay(&f, "junk", 45), 45);
 	f.retry_delay = 1e9;
 	CHECK_INT(quota_delay(&f, "", 60), 86400);
+	/* moved here with the function from core/enhance.c's own copy */
+	f.retry_delay = 29.2;
+	CHECK_INT(quota_delay(&f, "", 60), 30);
+	f.retry_delay = -1;
+	CHECK_INT(quota_delay(&f, "soon", 60), 60);
 }
 
 int main(void)
