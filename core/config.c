@@ -67,7 +67,7 @@ static const struct config_key config_keys[] = {
 	{"gemini_api_key", "GEMINI_API_KEY", CT_SECRET, OFF(gemini_api_key), "", 0, 0, NULL,
 	 "Gemini API key. Never logged or shown."},
 	{"gemini_api_keys", "GEMINI_API_KEYS", CT_SECRET, OFF(gemini_api_keys), "", 0, 0, NULL,
-	 "Comma-separated Gemini API keys; the first is used until the key pool arrives."},
+	 "Comma-separated Gemini API keys; each joins the key pool as gemini-env-N."},
 	{"gemini_pro_image_model", NULL, CT_STRING, OFF(gemini_pro_image_model),
 	 "gemini-3-pro-image-preview", 0, 0, NULL,
 	 "Upstream model id the gemini-3-pro-image family is sent to."},
