@@ -228,5 +228,11 @@ void genreq_free(struct gen_req *r)
 	free(r->quality);
 	free(r->style);
 	free(r->user);
+	for (int i = 0; i < r->ninputs; i++)
+		buf_free(&r->inputs[i].bytes);
+	free(r->inputs);
+	if (r->mask)
+		buf_free(&r->mask->bytes);
+	free(r->mask);
 	memset(r, 0, sizeof *r);
 }

@@ -6,9 +6,20 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "err.h"
 
 struct config;
+
+/* One uploaded file of POST /v1/images/edits (SPEC 2.2): an input image or
+ * the mask.  Filled by the edits handler from the multipart body. */
+struct gen_input {
+	struct buf bytes; /* the file as uploaded */
+	const char *mime; /* sniffed from the bytes: image/png, image/jpeg, image/webp */
+	const char *ext;  /* png, jpg, webp */
+	char sha256[65];  /* hex SHA-256 of the bytes (part of the cache key) */
+	int width, height;
+};
 
 struct gen_req {
 	char *prompt;
@@ -25,6 +36,11 @@ struct gen_req {
 	long long seed;
 	char *user;
 	int no_store; /* body "cache": false */
+	/* Edits only (NULL / 0 for generations): the input images in upload
+	 * order, and the optional mask.  Owned by the request. */
+	struct gen_input *inputs;
+	int ninputs;
+	struct gen_input *mask;
 };
 
 /* Parses and validates a JSON body.  Returns IMG_OK, or an error with the
