@@ -134,25 +134,12 @@ static enum img_err no_image(const struct json *cand, const char *text, const ch
 static enum img_err take_image(const struct json *data, struct gemini_answer *a,
 			       struct img_error *e)
 {
-	a->b64 = data->str;
-	a->b64_len = data->str_len;
-	if (!b64_is_canonical(a->b64, a->b64_len)) {
-		struct buf bytes = BUF_INIT;
-		if (b64_decode(&bytes, data->str, data->str_len) != 0) {
-			buf_free(&bytes);
-			return err_set(e, IMG_UPSTREAM_ERROR, NULL,
-				       "The upstream image was not valid base64.");
-		}
-		b64_encode(&a->b64_fixed, bytes.data, bytes.len);
-		buf_free(&bytes);
-		a->b64 = a->b64_fixed.data;
-		a->b64_len = a->b64_fixed.len;
-	}
-	struct buf head = BUF_INIT;
-	b64_decode(&head, a->b64, a->b64_len < 24 ? a->b64_len : 24);
-	a->mime = image_sniff(head.data, head.len, &a->ext);
-	buf_free(&head);
-	if (!a->mime || a->b64_len < 24)
+	int rc = image_b64_check(data->str, data->str_len, &a->b64_fixed, &a->b64, &a->b64_len,
+				 &a->mime, &a->ext);
+	if (rc == -1)
+		return err_set(e, IMG_UPSTREAM_ERROR, NULL,
+			       "The upstream image was not valid base64.");
+	if (rc != 0)
 		return err_set(
 			e, IMG_UPSTREAM_ERROR, NULL,
 			"The upstream returned bytes that are not a PNG, JPEG or WebP image.");
