@@ -29,6 +29,9 @@ struct config {
 	char *gemini_api_key;
 	char *gemini_api_keys;
 	char *gemini_pro_image_model;
+	char *openai_base_url;
+	char *openai_api_key;
+	char *openai_models;
 	char *enhance_model;
 	int upstream_timeout_seconds;
 	int upstream_connect_timeout_seconds;
@@ -64,6 +67,7 @@ struct config {
 	char *config_path;		       /* the file read, or NULL */
 	int gemini_configured;		       /* a Gemini key is present */
 	char *gemini_key;		       /* the key used (first of the list) */
+	int openai_configured;		       /* an OpenAI key is present (env or pool) */
 	int cache_on;			       /* cache_enabled and a filesystem backend */
 	long cache_ttl;			       /* effective TTL in seconds */
 	unsigned char source[CONFIG_MAX_KEYS]; /* enum config_source per key */
