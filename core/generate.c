@@ -1,6 +1,9 @@
 /* Running n images at once.  Each image is a slot with its own attempt count
  * and retry time; all slots share the process's libcurl multi handle, so n=10
- * costs about one upstream latency.  Every attempt logs one upstream event. */
+ * costs about one upstream latency.  Every attempt logs one upstream event.
+ * The providers differ only in a struct provider_ops: where an attempt goes,
+ * how its request is built and how a 200 answer is read; keys, retries,
+ * rotation, fetching linked images and logging are shared. */
 #include "generate.h"
 
 #include <math.h>
@@ -17,6 +20,7 @@
 #include "image.h"
 #include "log.h"
 #include "model.h"
+#include "openai.h"
 #include "plan.h"
 #include "pool.h"
 #include "render.h"
@@ -34,10 +38,29 @@ struct slot {
 	long avoid;	     /* a key to pass over next time (after a server error) */
 	int retries;	     /* retries after server or network errors (retry_max) */
 	int rotations;	     /* moves to another key after a 429 or a rejected key */
+	struct buf fetch;    /* a link the answer gave instead of the image */
+	int fetching;	     /* the transfer running is the GET of that link */
 };
 
 /* What to do after an attempt. */
-enum next_step { STEP_DONE, STEP_RETRY, STEP_ROTATE };
+enum next_step { STEP_DONE, STEP_RETRY, STEP_ROTATE, STEP_FETCH };
+
+/* What differs between upstream providers. */
+struct provider_ops {
+	const char *name; /* the key pool's provider, and the logs' */
+	/* The URL every attempt of this plan goes to. */
+	void (*url)(const struct config *cfg, const struct gen_plan *p, const struct gen_req *r,
+		    struct buf *out);
+	/* The headers and body of one attempt with key. */
+	void (*build)(const struct gen_plan *p, const struct gen_req *r, const char *key,
+		      struct upstream_xfer *x);
+	/* Reads a 200 answer into img (or its error into img->err), or leaves
+	 * a link to fetch the image from in s->fetch. */
+	void (*read)(const struct config *cfg, struct slot *s, struct gen_image *img);
+};
+
+/* The most a linked image may weigh. */
+#define FETCH_MAX_BYTES ((size_t)50 << 20)
 
 /* Moves to another key after 429s or rejected keys at most this often per
  * image (a pool of many cooling keys must not spin). */
@@ -56,32 +79,135 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Turns one finished attempt into the image or an error, and says what to do
- * next; failures are judged (and the key updated) by pool_judge. */
-static enum next_step classify(const struct config *cfg, struct sqlite3 *db, struct slot *s,
+/* Makes img own the buffer that holds its base64 (no copy). */
+static void keep_image(struct gen_image *img, struct buf *owner, const char *b64, size_t len,
+		       const char *mime, const char *ext)
+{
+	buf_free(&img->store);
+	img->store = *owner;
+	*owner = (struct buf)BUF_INIT;
+	img->b64 = b64;
+	img->b64_len = len;
+	img->mime = mime;
+	img->ext = ext;
+}
+
+static void gemini_ops_url(const struct config *cfg, const struct gen_plan *p,
+			   const struct gen_req *r, struct buf *out)
+{
+	(void)r;
+	gemini_url(out, cfg->gemini_base_url, p->model.upstream);
+}
+
+static void gemini_ops_build(const struct gen_plan *p, const struct gen_req *r, const char *key,
+			     struct upstream_xfer *x)
+{
+	buf_printf(&x->headers, "Content-Type: application/json\nx-goog-api-key: %s\n", key);
+	gemini_build_request(&x->body, p, r->has_seed, r->seed);
+}
+
+static void gemini_ops_read(const struct config *cfg, struct slot *s, struct gen_image *img)
+{
+	struct upstream_xfer *x = &s->x;
+	struct gemini_answer a;
+	(void)cfg;
+	if (gemini_parse_answer_inplace(x->resp.data, x->resp.len, &a, &img->err) == IMG_OK)
+		keep_image(img, a.b64 == a.b64_fixed.data ? &a.b64_fixed : &x->resp, a.b64,
+			   a.b64_len, a.mime, a.ext);
+	gemini_answer_free(&a);
+}
+
+static void openai_ops_url(const struct config *cfg, const struct gen_plan *p,
+			   const struct gen_req *r, struct buf *out)
+{
+	(void)p;
+	openai_url(out, cfg->openai_base_url, r->ninputs > 0);
+}
+
+static void openai_ops_build(const struct gen_plan *p, const struct gen_req *r, const char *key,
+			     struct upstream_xfer *x)
+{
+	openai_build_request(&x->headers, &x->body, p, r, key);
+}
+
+static void openai_ops_read(const struct config *cfg, struct slot *s, struct gen_image *img)
+{
+	struct upstream_xfer *x = &s->x;
+	struct openai_answer a;
+	if (openai_parse_answer_inplace(x->resp.data, x->resp.len, &a, &img->err) == IMG_OK) {
+		if (a.b64)
+			keep_image(img, a.b64 == a.b64_fixed.data ? &a.b64_fixed : &x->resp, a.b64,
+				   a.b64_len, a.mime, a.ext);
+		else if (openai_url_allowed(a.url, cfg->openai_base_url))
+			buf_puts(&s->fetch, a.url);
+		else
+			err_set(&img->err, IMG_UPSTREAM_ERROR, NULL,
+				"The upstream linked to the image with a URL the gateway does "
+				"not fetch (only https, or http from a plain-http upstream).");
+	}
+	openai_answer_free(&a);
+}
+
+static const struct provider_ops gemini_ops = {"gemini", gemini_ops_url, gemini_ops_build,
+					       gemini_ops_read};
+static const struct provider_ops openai_ops = {"openai", openai_ops_url, openai_ops_build,
+					       openai_ops_read};
+
+/* The image a link led to: the bytes are sniffed (a label is never
+ * trusted) and kept as base64, so the gateway caches and serves them itself. */
+static enum next_step read_fetched(struct slot *s, struct gen_image *img)
+{
+	struct upstream_xfer *x = &s->x;
+	struct img_error *e = &img->err;
+	const char *ext = NULL, *mime = NULL;
+	s->fetching = 0;
+	e->upstream_status = (int)x->status;
+	if (x->fail == UPSTREAM_TIMEOUT) {
+		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
+			"The image the upstream linked to did not arrive in time.");
+		return STEP_DONE;
+	}
+	if (x->fail != UPSTREAM_OK) {
+		err_set(e, IMG_UPSTREAM_ERROR, NULL,
+			"The image the upstream linked to could not be fetched (%s).",
+			x->fail == UPSTREAM_TOO_LARGE ? "too large" : "network error");
+		return STEP_DONE;
+	}
+	if (x->status != 200) {
+		err_set(e, IMG_UPSTREAM_ERROR, NULL,
+			"The image the upstream linked to could not be fetched (HTTP %ld).",
+			x->status);
+		return STEP_DONE;
+	}
+	mime = image_sniff(x->resp.data, x->resp.len, &ext);
+	if (!mime) {
+		err_set(e, IMG_UPSTREAM_ERROR, NULL,
+			"The upstream linked to bytes that are not a PNG, JPEG or WebP image.");
+		return STEP_DONE;
+	}
+	struct buf enc = BUF_INIT;
+	b64_encode(&enc, x->resp.data, x->resp.len);
+	keep_image(img, &enc, enc.data, enc.len, mime, ext);
+	return STEP_DONE;
+}
+
+/* Turns one finished transfer into the image or an error, and says what to
+ * do next; failed calls are judged (and the key updated) by pool_judge. */
+static enum next_step classify(const struct config *cfg, struct sqlite3 *db,
+			       const struct provider_ops *ops, struct slot *s,
 			       struct gen_image *img, struct gen_result *res)
 {
 	struct upstream_xfer *x = &s->x;
 	struct img_error *e = &img->err;
 	err_clear(e);
+	if (s->fetching)
+		return read_fetched(s, img);
 	res->upstream_status = (int)x->status;
 	if (x->fail == UPSTREAM_OK && x->status == 200) {
-		struct gemini_answer a;
 		pool_ok(db, &s->key);
-		if (gemini_parse_answer_inplace(x->resp.data, x->resp.len, &a, e) == IMG_OK) {
-			/* Keep whichever buffer holds the base64: no copy. */
-			struct buf *owner = a.b64 == a.b64_fixed.data ? &a.b64_fixed : &x->resp;
-			buf_free(&img->store);
-			img->store = *owner;
-			*owner = (struct buf)BUF_INIT;
-			img->b64 = a.b64;
-			img->b64_len = a.b64_len;
-			img->mime = a.mime;
-			img->ext = a.ext;
-		}
-		gemini_answer_free(&a);
+		ops->read(cfg, s, img);
 		e->upstream_status = 200;
-		return STEP_DONE;
+		return e->code == IMG_OK && s->fetch.len ? STEP_FETCH : STEP_DONE;
 	}
 	switch (pool_judge(cfg, db, &s->key, x, e)) {
 	case POOL_ROTATE: return STEP_ROTATE;
@@ -90,12 +216,28 @@ static enum next_step classify(const struct config *cfg, struct sqlite3 *db, str
 	}
 }
 
+/* GETs the link an answer gave, without the key: the link is the upstream's
+ * own signed URL and may point to another host. */
+static void start_fetch(const struct config *cfg, struct slot *s)
+{
+	struct upstream_xfer *x = &s->x;
+	upstream_xfer_free(x);
+	x->url = s->fetch.data;
+	x->timeout_ms = cfg->upstream_timeout_seconds * 1000L;
+	x->connect_timeout_ms = cfg->upstream_connect_timeout_seconds * 1000L;
+	x->max_response = FETCH_MAX_BYTES;
+	s->fetching = 1;
+	s->state = SLOT_RUNNING;
+	upstream_start(x);
+}
+
 static void log_attempt(const struct gen_plan *p, const struct slot *s, const struct gen_image *img,
-			const struct gen_result *res, const char *request_id)
+			const struct gen_result *res, const char *request_id, const char *step)
 {
 	struct log_event ev;
 	log_begin(&ev, img->err.code == IMG_OK ? LOG_INFO : LOG_WARN, "upstream");
 	log_str(&ev, "request_id", request_id);
+	log_str(&ev, "step", step);
 	log_str(&ev, "provider", res->provider);
 	log_str(&ev, "model", p->model.upstream);
 	log_str(&ev, "account", s->key.label);
@@ -114,7 +256,7 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 		log_str(&ev, "category", ei->category);
 		if (s->x.fail != UPSTREAM_OK)
 			log_str(&ev, "detail", s->x.error);
-	} else {
+	} else if (img->b64_len) {
 		log_int(&ev, "bytes", (long long)(img->b64_len / 4 * 3));
 	}
 	log_end(&ev);
@@ -122,13 +264,14 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 
 /* Starts one attempt with a key from the pool.  Returns 0, or -1 when no key
  * is usable (img->err then says why: all cooling, or none enabled). */
-static int start_attempt(const struct config *cfg, struct sqlite3 *db, const struct gen_plan *p,
+static int start_attempt(const struct config *cfg, struct sqlite3 *db,
+			 const struct provider_ops *ops, const struct gen_plan *p,
 			 const struct gen_req *r, struct slot *s, struct gen_image *img,
 			 struct gen_result *res)
 {
 	struct upstream_xfer *x = &s->x;
 	int retry_after = 0;
-	enum img_err rc = pool_take(cfg, db, "gemini", 1, s->avoid, &s->key, &retry_after);
+	enum img_err rc = pool_take(cfg, db, ops->name, 1, s->avoid, &s->key, &retry_after);
 	if (rc != IMG_OK) {
 		if (rc == IMG_QUOTA_EXHAUSTED)
 			err_set(&img->err, rc, NULL,
@@ -144,9 +287,7 @@ static int start_attempt(const struct config *cfg, struct sqlite3 *db, const str
 	}
 	snprintf(res->account, sizeof res->account, "%s", s->key.label);
 	upstream_xfer_free(x);
-	buf_printf(&x->headers, "Content-Type: application/json\nx-goog-api-key: %s\n",
-		   s->key.secret);
-	gemini_build_request(&x->body, p, r->has_seed, r->seed);
+	ops->build(p, r, s->key.secret, x);
 	x->timeout_ms = cfg->upstream_timeout_seconds * 1000L;
 	x->connect_timeout_ms = cfg->upstream_connect_timeout_seconds * 1000L;
 	x->user = s;
@@ -157,11 +298,12 @@ static int start_attempt(const struct config *cfg, struct sqlite3 *db, const str
 	return 0;
 }
 
-static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struct gen_plan *p,
-		       const struct gen_req *r, const char *request_id, struct gen_result *res)
+static void run_upstream(const struct config *cfg, struct sqlite3 *db,
+			 const struct provider_ops *ops, const struct gen_plan *p,
+			 const struct gen_req *r, const char *request_id, struct gen_result *res)
 {
 	struct buf url = BUF_INIT;
-	gemini_url(&url, cfg->gemini_base_url, p->model.upstream);
+	ops->url(cfg, p, r, &url);
 	struct slot *slots = xcalloc((size_t)res->n, sizeof *slots);
 	long t0 = now_ms();
 	for (int i = 0; i < res->n; i++) {
@@ -175,7 +317,8 @@ static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struc
 		for (int i = 0; i < res->n; i++) {
 			struct slot *s = &slots[i];
 			if (s->state == SLOT_WAITING && s->next_at <= now) {
-				if (start_attempt(cfg, db, p, r, s, &res->images[i], res) != 0) {
+				if (start_attempt(cfg, db, ops, p, r, s, &res->images[i], res) !=
+				    0) {
 					s->state = SLOT_DONE;
 					res->images[i].generation_ms = now_ms() - t0;
 					done++;
@@ -194,9 +337,14 @@ static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struc
 			continue;
 		struct slot *s = x->user;
 		struct gen_image *img = &res->images[s->index];
-		enum next_step step = classify(cfg, db, s, img, res);
-		log_attempt(p, s, img, res, request_id);
+		int was_fetch = s->fetching;
+		enum next_step step = classify(cfg, db, ops, s, img, res);
+		log_attempt(p, s, img, res, request_id, was_fetch ? "fetch" : NULL);
 		memset(s->key.secret, 0, sizeof s->key.secret);
+		if (step == STEP_FETCH) {
+			start_fetch(cfg, s);
+			continue;
+		}
 		if (step == STEP_ROTATE && s->rotations < MAX_ROTATIONS) {
 			/* That key is cooling down or disabled now: another, at once. */
 			s->rotations++;
@@ -221,8 +369,10 @@ static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struc
 		img->generation_ms = now_ms() - t0;
 		done++;
 	}
-	for (int i = 0; i < res->n; i++)
+	for (int i = 0; i < res->n; i++) {
 		upstream_xfer_free(&slots[i].x);
+		buf_free(&slots[i].fetch);
+	}
 	free(slots);
 	buf_free(&url);
 }
@@ -270,8 +420,10 @@ enum img_err generate_run(const struct config *cfg, struct sqlite3 *db, const st
 		res->provider = "local";
 		run_local(p, r, res);
 	} else {
-		res->provider = "gemini";
-		run_gemini(cfg, db, p, r, request_id, res);
+		const struct provider_ops *ops =
+			p->model.provider == PROVIDER_OPENAI ? &openai_ops : &gemini_ops;
+		res->provider = ops->name;
+		run_upstream(cfg, db, ops, p, r, request_id, res);
 	}
 	res->generation_ms = now_ms() - t0;
 	err_clear(e);

@@ -40,7 +40,7 @@ static void note_plan(struct ctx *c, const struct gen_plan *p, const struct gen_
 	snprintf(l->resolution, sizeof l->resolution, "%s", p->image_size);
 	snprintf(l->aspect_ratio, sizeof l->aspect_ratio, "%s", p->aspect_ratio);
 	snprintf(l->prompt_hash, sizeof l->prompt_hash, "%s", p->prompt_hash);
-	l->provider = p->model.provider == PROVIDER_LOCAL ? "local" : "gemini";
+	l->provider = model_provider_name(p->model.provider);
 	/* The request log is written after the gen_req is freed: point at
 	 * static copies of the (already canonical) choice values. */
 	static const char *const choices[] = {"standard", "hd",	   "low",     "medium", "high",
@@ -218,7 +218,10 @@ enum img_err images_generations(struct ctx *c)
 	reply_header(c->rp, "X-Imagegw-Cache", "%s", pr->cache_state);
 	reply_header(c->rp, "X-Imagegw-Model", "%s", variant);
 	reply_header(c->rp, "X-Imagegw-Aspect-Ratio", "%s", pr->plan.aspect_ratio);
-	reply_header(c->rp, "X-Imagegw-Image-Size", "%s", pr->plan.image_size);
+	reply_header(c->rp, "X-Imagegw-Image-Size", "%s",
+		     pr->plan.image_size[0] ? pr->plan.image_size : "auto");
+	if (pr->plan.upstream_size[0]) /* openai: the exact size asked for */
+		reply_header(c->rp, "X-Imagegw-Size", "%s", pr->plan.upstream_size);
 	reply_header(c->rp, "Cache-Control", "no-store");
 	render_images(c, &r, pr);
 	c->after_send = settle;

@@ -176,7 +176,7 @@ static void log_request(const struct ctx *c, const struct reply *rp, long durati
 	log_str(&ev, "prompt_hash", l->prompt_hash);
 	log_str(&ev, "safety_threshold", l->safety);
 	log_str(&ev, "account", l->account);
-	if (l->provider && strcmp(l->provider, "gemini") == 0)
+	if (l->provider && strcmp(l->provider, "local") != 0)
 		log_int(&ev, "retry_count", l->retry_count);
 	if (l->provider)
 		log_int(&ev, "generation_time_ms", l->generation_ms);
@@ -289,6 +289,8 @@ static int app_start(struct app *app)
 	 * `imagegw account add` make Gemini available even without them. */
 	if (pool_sync(&app->cfg, app->db) > 0)
 		app->cfg.gemini_configured = 1;
+	if (pool_usable(app->db, "openai") > 0)
+		app->cfg.openai_configured = 1;
 	if (db_meta_get(app->db, "log_salt", app->log_salt, sizeof app->log_salt) != 0) {
 		/* No database: a per-process salt still hides the addresses. */
 		unsigned char r[16];
