@@ -273,6 +273,7 @@ static int start_attempt(const struct config *cfg, struct sqlite3 *db,
 	int retry_after = 0;
 	enum img_err rc = pool_take(cfg, db, ops->name, 1, s->avoid, &s->key, &retry_after);
 	if (rc != IMG_OK) {
+		struct img_error last = img->err; /* what the previous key was told, if any */
 		if (rc == IMG_QUOTA_EXHAUSTED)
 			err_set(&img->err, rc, NULL,
 				"Every upstream key is cooling down or at its limit; the first is "
@@ -282,6 +283,14 @@ static int start_attempt(const struct config *cfg, struct sqlite3 *db,
 			err_set(&img->err, rc, NULL,
 				"No upstream key is usable: every key is disabled (see 'imagegw "
 				"account list').");
+		/* A specific reason from the last answer (an account out of credit)
+		 * says more than "cooling down": keep it. */
+		if (s->rotations > 0 && last.code != IMG_OK && last.message[0] &&
+		    strcmp(last.message, err_info(last.code)->message) != 0) {
+			size_t l = strlen(img->err.message);
+			snprintf(img->err.message + l, sizeof img->err.message - l,
+				 " Last upstream answer: %.300s", last.message);
+		}
 		img->err.retry_after = retry_after;
 		return -1;
 	}
