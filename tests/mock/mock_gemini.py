@@ -32,6 +32,9 @@ Order of evaluation for one generate call:
   7. transport directives (close, garbage, truncated, slow_body) change how
      that reply goes out on the wire.
 
+The same server answers the OpenAI Images API (POST /v1/images/generations,
+POST /v1/images/edits) through tests/mock/mock_openai.py.
+
 Control endpoints (not part of Google's API):
   GET  /_mock/requests  recorded generate calls, inline image data summarised
   GET  /_mock/count     {"count": n}
@@ -63,6 +66,8 @@ import zlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Callable
+
+import mock_openai  # the OpenAI Images paths; tests/mock/mock_openai.py
 
 # --------------------------------------------------------------------------
 # Scenario table: every directive the mock understands.
@@ -1215,12 +1220,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         match = GENERATE_PATH.match(path)
         if match and method == "POST":
             self.generate(match.group("model"), path, query, raw)
+        elif mock_openai.handles(method, path):
+            mock_openai.serve(self, sys.modules[__name__], method, path, raw)
         elif (method, path) == ("GET", "/_mock/requests"):
             self.send(json_reply(200, self.server.state.records()))
         elif (method, path) == ("GET", "/_mock/count"):
             self.send(json_reply(200, {"count": self.server.state.count()}))
         elif (method, path) == ("POST", "/_mock/reset"):
             self.server.state.reset()
+            mock_openai.reset()
             self.send(json_reply(200, {"status": "reset"}))
         elif (method, path) == ("GET", "/_mock/health"):
             self.send(json_reply(200, {"status": "ok"}))
