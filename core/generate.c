@@ -335,6 +335,8 @@ static void run_upstream(const struct config *cfg, struct sqlite3 *db,
 			} else if (s->state == SLOT_WAITING && s->next_at < next_wake)
 				next_wake = s->next_at;
 		}
+		if (done >= res->n)
+			break; /* the last slots found no key: nothing to wait for */
 		long wait = next_wake - now;
 		if (upstream_running() == 0) {
 			if (wait > 0)
