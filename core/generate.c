@@ -122,9 +122,8 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 
 /* Starts one attempt with a key from the pool.  Returns 0, or -1 when no key
  * is usable (img->err then says why: all cooling, or none enabled). */
-static int start_attempt(const struct config *cfg, struct sqlite3 *db, const struct gen_plan *p,
-			 const struct gen_req *r, struct slot *s, struct gen_image *img,
-			 struct gen_result *res)
+static int start_attempt(const struct config *cfg, struct sqlite3 *db, const struct buf *body,
+			 struct slot *s, struct gen_image *img, struct gen_result *res)
 {
 	struct upstream_xfer *x = &s->x;
 	int retry_after = 0;
@@ -146,7 +145,8 @@ static int start_attempt(const struct config *cfg, struct sqlite3 *db, const str
 	upstream_xfer_free(x);
 	buf_printf(&x->headers, "Content-Type: application/json\nx-goog-api-key: %s\n",
 		   s->key.secret);
-	gemini_build_request(&x->body, p, r->has_seed, r->seed);
+	x->body_ref = body->data; /* built once for all slots and attempts */
+	x->body_ref_len = body->len;
 	x->timeout_ms = cfg->upstream_timeout_seconds * 1000L;
 	x->connect_timeout_ms = cfg->upstream_connect_timeout_seconds * 1000L;
 	x->user = s;
@@ -160,8 +160,11 @@ static int start_attempt(const struct config *cfg, struct sqlite3 *db, const str
 static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struct gen_plan *p,
 		       const struct gen_req *r, const char *request_id, struct gen_result *res)
 {
-	struct buf url = BUF_INIT;
+	struct buf url = BUF_INIT, body = BUF_INIT;
 	gemini_url(&url, cfg->gemini_base_url, p->model.upstream);
+	/* The same body for every slot and retry: an edit's images (up to 14 of
+	 * max_upload_mb each) are base64-encoded once, not once per slot. */
+	gemini_build_request(&body, p, r);
 	struct slot *slots = xcalloc((size_t)res->n, sizeof *slots);
 	long t0 = now_ms();
 	for (int i = 0; i < res->n; i++) {
@@ -175,7 +178,7 @@ static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struc
 		for (int i = 0; i < res->n; i++) {
 			struct slot *s = &slots[i];
 			if (s->state == SLOT_WAITING && s->next_at <= now) {
-				if (start_attempt(cfg, db, p, r, s, &res->images[i], res) != 0) {
+				if (start_attempt(cfg, db, &body, s, &res->images[i], res) != 0) {
 					s->state = SLOT_DONE;
 					res->images[i].generation_ms = now_ms() - t0;
 					done++;
@@ -225,6 +228,7 @@ static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struc
 		upstream_xfer_free(&slots[i].x);
 	free(slots);
 	buf_free(&url);
+	buf_free(&body);
 }
 
 /* The offline renderer: slot i of a prompt always gives the same picture. */
@@ -242,6 +246,11 @@ static void run_local(const struct gen_plan *p, const struct gen_req *r, struct 
 		unsigned char seed[32];
 		buf_printf(&seed_src, "%s\n%d\n%lld", p->revised_prompt, img->slot,
 			   r->has_seed ? r->seed : 0LL);
+		/* An edit's preview also depends on its images and mask. */
+		for (int k = 0; k < r->ninputs; k++)
+			buf_printf(&seed_src, "\n%s", r->inputs[k].sha256);
+		if (r->mask)
+			buf_printf(&seed_src, "\nmask %s", r->mask->sha256);
 		hash_sha256(seed_src.data, seed_src.len, seed);
 		buf_free(&seed_src);
 		struct buf png = BUF_INIT;
