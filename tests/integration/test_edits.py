@@ -521,6 +521,35 @@ def test_openai_python_upload_shape(gateway, mock):
         sha(a), sha(w), sha(m)]
 
 
+def test_openai_node_upload_shape(gateway, mock):
+    """What the official openai-node SDK (v7) sends, captured from it: the
+    body chunked (no Content-Length), a boundary "openai-<random>", the text
+    fields first, every file application/octet-stream, a list as image[]."""
+    import http.client
+    boundary = "openai-" + os.urandom(6).hex()
+    a, b, m = png(90, 60), webp(90, 60), png(90, 60, (0, 0, 0), alpha=0)
+    ctype, body = form([("model", MODEL), ("prompt", unique_prompt("node sdk")),
+                        ("image[]", a, "a.png", "application/octet-stream"),
+                        ("image[]", b, "b.bin", "application/octet-stream"),
+                        ("mask", m, "mask.png", "application/octet-stream"),
+                        ("n", "2"), ("response_format", "b64_json")], boundary=boundary)
+    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=60)
+    pieces = [body[i:i + 4096] for i in range(0, len(body), 4096)]
+    conn.request("POST", "/v1/images/edits", body=iter(pieces),
+                 headers={"Content-Type": ctype, "Transfer-Encoding": "chunked"},
+                 encode_chunked=True)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    assert resp.status == 200, data[:300]
+    assert resp.getheader("x-imagegw-aspect-ratio") == "3:2"
+    calls = gen_calls(mock)
+    assert len(calls) == 2
+    inline = [i for i in calls[0]["parts"]["items"] if i["kind"] == "inline"]
+    assert [(i["mimeType"], i["data_sha256"]) for i in inline] == [
+        ("image/png", sha(a)), ("image/webp", sha(b)), ("image/png", sha(m))]
+
+
 def test_curl_upload_shape(gateway, mock):
     """curl -F image=@in.png -F prompt=...: a boundary of dashes and hex, and
     Content-Type: image/png from the file name."""
