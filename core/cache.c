@@ -61,6 +61,19 @@ int cache_blob_path(const struct config *cfg, const char *hex, const char *ext, 
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+void cache_key_inputs(const struct gen_req *r, struct cache_inputs *in)
+{
+	int n = 0;
+	for (int i = 0; i < r->ninputs && i < GEN_MAX_INPUTS; i++)
+		in->list[n++] = r->inputs[i].sha256;
+	in->mask[0] = '\0';
+	if (r->mask) {
+		snprintf(in->mask, sizeof in->mask, "mask:%s", r->mask->sha256);
+		in->list[n++] = in->mask;
+	}
+	in->list[n] = NULL;
+}
+
 void cache_key_build(const struct gen_plan *p, const struct gen_req *r, const char *const *inputs,
 		     int slot, struct cache_key *k, struct buf *canon)
 {

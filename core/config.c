@@ -55,6 +55,9 @@ static const struct config_key config_keys[] = {
 	 "Largest n (images per request) accepted."},
 	{"max_body_bytes", NULL, CT_LONG, OFF(max_body_bytes), "1048576", 1024, 1073741824, NULL,
 	 "Largest JSON request body accepted, in bytes; larger bodies get 413."},
+	{"max_upload_mb", NULL, CT_INT, OFF(max_upload_mb), "20", 1, 1024, NULL,
+	 "Largest file accepted by /v1/images/edits, per image or mask, in MiB; a whole upload "
+	 "may be up to 14 images plus a mask of this size and 1 MiB of form fields. Larger: 413."},
 	{"safety_threshold", "GEMINI_IMAGE_SAFETY_THRESHOLD", CT_ENUM, OFF(safety_threshold), "OFF",
 	 0, 0, "OFF|LOW|MEDIUM|HIGH",
 	 "Safety threshold sent to Gemini when a request sets none (OFF, LOW=BLOCK_ONLY_HIGH, "

@@ -22,6 +22,7 @@ struct config {
 	int max_prompt_chars;
 	int max_n;
 	long max_body_bytes;
+	int max_upload_mb; /* per file of an edit (SPEC 2.2) */
 	char *safety_threshold;
 	char *default_image_size;
 	/* upstreams */

@@ -51,9 +51,13 @@ struct provider_ops {
 	/* The URL every attempt of this plan goes to. */
 	void (*url)(const struct config *cfg, const struct gen_plan *p, const struct gen_req *r,
 		    struct buf *out);
-	/* The headers and body of one attempt with key. */
-	void (*build)(const struct gen_plan *p, const struct gen_req *r, const char *key,
-		      struct upstream_xfer *x);
+	/* The body every attempt of the request sends, and its Content-Type
+	 * header: built once, so an edit's images are encoded once for all
+	 * slots and retries. */
+	void (*build)(const struct gen_plan *p, const struct gen_req *r, struct buf *headers,
+		      struct buf *body);
+	/* The credential header of one attempt with key. */
+	void (*auth)(const char *key, struct buf *headers);
 	/* Reads a 200 answer into img (or its error into img->err), or leaves
 	 * a link to fetch the image from in s->fetch. */
 	void (*read)(const struct config *cfg, struct slot *s, struct gen_image *img);
@@ -99,11 +103,16 @@ static void gemini_ops_url(const struct config *cfg, const struct gen_plan *p,
 	gemini_url(out, cfg->gemini_base_url, p->model.upstream);
 }
 
-static void gemini_ops_build(const struct gen_plan *p, const struct gen_req *r, const char *key,
-			     struct upstream_xfer *x)
+static void gemini_ops_build(const struct gen_plan *p, const struct gen_req *r, struct buf *headers,
+			     struct buf *body)
 {
-	buf_printf(&x->headers, "Content-Type: application/json\nx-goog-api-key: %s\n", key);
-	gemini_build_request(&x->body, p, r->has_seed, r->seed);
+	buf_puts(headers, "Content-Type: application/json\n");
+	gemini_build_request(body, p, r);
+}
+
+static void gemini_ops_auth(const char *key, struct buf *headers)
+{
+	buf_printf(headers, "x-goog-api-key: %s\n", key);
 }
 
 static void gemini_ops_read(const struct config *cfg, struct slot *s, struct gen_image *img)
@@ -124,10 +133,15 @@ static void openai_ops_url(const struct config *cfg, const struct gen_plan *p,
 	openai_url(out, cfg->openai_base_url, r->ninputs > 0);
 }
 
-static void openai_ops_build(const struct gen_plan *p, const struct gen_req *r, const char *key,
-			     struct upstream_xfer *x)
+static void openai_ops_build(const struct gen_plan *p, const struct gen_req *r, struct buf *headers,
+			     struct buf *body)
 {
-	openai_build_request(&x->headers, &x->body, p, r, key);
+	openai_build_request(headers, body, p, r);
+}
+
+static void openai_ops_auth(const char *key, struct buf *headers)
+{
+	buf_printf(headers, "Authorization: Bearer %s\n", key);
 }
 
 static void openai_ops_read(const struct config *cfg, struct slot *s, struct gen_image *img)
@@ -149,9 +163,9 @@ static void openai_ops_read(const struct config *cfg, struct slot *s, struct gen
 }
 
 static const struct provider_ops gemini_ops = {"gemini", gemini_ops_url, gemini_ops_build,
-					       gemini_ops_read};
+					       gemini_ops_auth, gemini_ops_read};
 static const struct provider_ops openai_ops = {"openai", openai_ops_url, openai_ops_build,
-					       openai_ops_read};
+					       openai_ops_auth, openai_ops_read};
 
 /* The image a link led to: the bytes are sniffed (a label is never
  * trusted) and kept as base64, so the gateway caches and serves them itself. */
@@ -265,8 +279,8 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 /* Starts one attempt with a key from the pool.  Returns 0, or -1 when no key
  * is usable (img->err then says why: all cooling, or none enabled). */
 static int start_attempt(const struct config *cfg, struct sqlite3 *db,
-			 const struct provider_ops *ops, const struct gen_plan *p,
-			 const struct gen_req *r, struct slot *s, struct gen_image *img,
+			 const struct provider_ops *ops, const struct buf *headers,
+			 const struct buf *body, struct slot *s, struct gen_image *img,
 			 struct gen_result *res)
 {
 	struct upstream_xfer *x = &s->x;
@@ -296,7 +310,10 @@ static int start_attempt(const struct config *cfg, struct sqlite3 *db,
 	}
 	snprintf(res->account, sizeof res->account, "%s", s->key.label);
 	upstream_xfer_free(x);
-	ops->build(p, r, s->key.secret, x);
+	buf_append(&x->headers, headers->data, headers->len);
+	ops->auth(s->key.secret, &x->headers);
+	x->body_ref = body->data; /* built once for all slots and attempts */
+	x->body_ref_len = body->len;
 	x->timeout_ms = cfg->upstream_timeout_seconds * 1000L;
 	x->connect_timeout_ms = cfg->upstream_connect_timeout_seconds * 1000L;
 	x->user = s;
@@ -311,8 +328,11 @@ static void run_upstream(const struct config *cfg, struct sqlite3 *db,
 			 const struct provider_ops *ops, const struct gen_plan *p,
 			 const struct gen_req *r, const char *request_id, struct gen_result *res)
 {
-	struct buf url = BUF_INIT;
+	struct buf url = BUF_INIT, headers = BUF_INIT, body = BUF_INIT;
 	ops->url(cfg, p, r, &url);
+	/* The same body for every slot and retry: an edit's images (up to 14 of
+	 * max_upload_mb each) are encoded once, not once per slot. */
+	ops->build(p, r, &headers, &body);
 	struct slot *slots = xcalloc((size_t)res->n, sizeof *slots);
 	long t0 = now_ms();
 	for (int i = 0; i < res->n; i++) {
@@ -326,8 +346,8 @@ static void run_upstream(const struct config *cfg, struct sqlite3 *db,
 		for (int i = 0; i < res->n; i++) {
 			struct slot *s = &slots[i];
 			if (s->state == SLOT_WAITING && s->next_at <= now) {
-				if (start_attempt(cfg, db, ops, p, r, s, &res->images[i], res) !=
-				    0) {
+				if (start_attempt(cfg, db, ops, &headers, &body, s, &res->images[i],
+						  res) != 0) {
 					s->state = SLOT_DONE;
 					res->images[i].generation_ms = now_ms() - t0;
 					done++;
@@ -386,6 +406,8 @@ static void run_upstream(const struct config *cfg, struct sqlite3 *db,
 	}
 	free(slots);
 	buf_free(&url);
+	buf_free(&headers);
+	buf_free(&body);
 }
 
 /* The offline renderer: slot i of a prompt always gives the same picture. */
@@ -403,6 +425,11 @@ static void run_local(const struct gen_plan *p, const struct gen_req *r, struct 
 		unsigned char seed[32];
 		buf_printf(&seed_src, "%s\n%d\n%lld", p->revised_prompt, img->slot,
 			   r->has_seed ? r->seed : 0LL);
+		/* An edit's preview also depends on its images and mask. */
+		for (int k = 0; k < r->ninputs; k++)
+			buf_printf(&seed_src, "\n%s", r->inputs[k].sha256);
+		if (r->mask)
+			buf_printf(&seed_src, "\nmask %s", r->mask->sha256);
 		hash_sha256(seed_src.data, seed_src.len, seed);
 		buf_free(&seed_src);
 		struct buf png = BUF_INIT;

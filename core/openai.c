@@ -298,9 +298,8 @@ static int boundary_unused(const char *marker, const struct gen_plan *p, const s
 }
 
 void openai_build_request(struct buf *headers, struct buf *body, const struct gen_plan *p,
-			  const struct gen_req *r, const char *key)
+			  const struct gen_req *r)
 {
-	buf_printf(headers, "Authorization: Bearer %s\n", key);
 	if (r->ninputs <= 0) {
 		buf_puts(headers, "Content-Type: application/json\n");
 		openai_build_generation(body, p, r);

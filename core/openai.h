@@ -55,11 +55,11 @@ void openai_build_generation(struct buf *out, const struct gen_plan *p, const st
  * 0) with the given boundary. */
 void openai_build_edit(struct buf *out, const char *boundary, const struct gen_plan *p,
 		       const struct gen_req *r);
-/* The headers ("Name: value\n" lines, with the key as a Bearer token) and
- * body of one attempt: JSON for a generation, multipart with a fresh random
- * boundary for an edit. */
+/* The Content-Type header ("Name: value\n") and body every attempt of a
+ * request sends: JSON for a generation, multipart with a fresh random
+ * boundary for an edit.  The key goes in per attempt, as a Bearer token. */
 void openai_build_request(struct buf *headers, struct buf *body, const struct gen_plan *p,
-			  const struct gen_req *r, const char *key);
+			  const struct gen_req *r);
 
 struct openai_answer {
 	/* The image as canonical base64, pointing into the parsed body or into

@@ -143,7 +143,11 @@ int upstream_start(struct upstream_xfer *x)
 	curl_easy_setopt(e, CURLOPT_URL, x->url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, sl);
-	if (x->body.len || x->body.data) {
+	if (x->body_ref) { /* the caller's body, shared by several transfers: not copied */
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body_ref);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_ref_len);
+	} else if (x->body.len || x->body.data) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, buf_cstr(&x->body));
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body.len);
@@ -259,6 +263,8 @@ void upstream_xfer_free(struct upstream_xfer *x)
 {
 	buf_free(&x->headers);
 	buf_free(&x->body);
+	x->body_ref = NULL;
+	x->body_ref_len = 0;
 	buf_free(&x->resp);
 	buf_free(&x->resp_headers);
 	x->status = 0;

@@ -16,6 +16,10 @@ struct upstream_xfer {
 	const char *url;
 	struct buf headers; /* "Name: value\n" lines */
 	struct buf body;    /* POST body; empty = GET */
+	/* Or a POST body the caller owns and keeps alive until the transfer is
+	 * collected (one body shared by the n slots of an edit); wins over body. */
+	const char *body_ref;
+	size_t body_ref_len;
 	long timeout_ms;
 	long connect_timeout_ms;
 	size_t max_response; /* 0 = 64 MiB */

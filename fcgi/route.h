@@ -75,8 +75,13 @@ typedef enum img_err (*route_fn)(struct ctx *c);
  * paths with another method 405 with Allow. */
 enum img_err route_dispatch(struct ctx *c);
 
+/* 1 when the route of rq reads its body itself, as a stream
+ * (http_body_read), instead of being handed it whole in rq->body. */
+int route_streams_body(const struct http_request *rq);
+
 /* Handlers, one file per resource. */
 enum img_err images_generations(struct ctx *c);
+enum img_err images_edits(struct ctx *c);
 enum img_err prompts_enhance(struct ctx *c);
 enum img_err models_list(struct ctx *c);
 enum img_err health_get(struct ctx *c);

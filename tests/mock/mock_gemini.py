@@ -1104,6 +1104,31 @@ def strip_inline_data(value: Any) -> Any:
     return value
 
 
+def parts_summary(body: Any) -> dict:
+    """What contents[0].parts carried, part by part, for tests of edits: each
+    inline image's declared type, decoded length, SHA-256 and sniffed type,
+    each text part's length, and whether any text speaks of a mask."""
+    try:
+        parts = body["contents"][0]["parts"]
+    except (KeyError, IndexError, TypeError):
+        return {"count": 0, "inline_count": 0, "items": [], "text_mentions_mask": False}
+    items = []
+    mentions = False
+    for part in parts if isinstance(parts, list) else []:
+        if not isinstance(part, dict):
+            items.append({"kind": "other"})
+        elif isinstance(part.get("text"), str):
+            mentions = mentions or "mask" in part["text"].lower()
+            items.append({"kind": "text", "len": len(part["text"]),
+                          "mentions_mask": "mask" in part["text"].lower()})
+        elif pick(part, "inlineData") is not None:
+            items.append({"kind": "inline", **summarise_blob(pick(part, "inlineData"))})
+        else:
+            items.append({"kind": "other"})
+    return {"count": len(items), "inline_count": sum(i["kind"] == "inline" for i in items),
+            "items": items, "text_mentions_mask": mentions}
+
+
 class MockState:
     """Records and mock:fail counters, shared by all handler threads."""
 
@@ -1273,7 +1298,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             name = name.lower()
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         entry = {"path": path, "model": model, "query": params, "headers": headers,
-                 "body": strip_inline_data(body), "time": time.time()}
+                 "body": strip_inline_data(body), "parts": parts_summary(body),
+                 "time": time.time()}
         if body is None:
             entry["body_text"] = raw[:4096].decode("utf-8", "replace")
         self.server.state.record(entry)
