@@ -67,6 +67,10 @@ void http_request_read(struct http_request *rq, const struct http_io *io, long m
 		       const char *base_path);
 void http_request_free(struct http_request *rq);
 
+/* The value of query parameter `name`, percent-decoded into out ("" if
+ * absent).  1 when the parameter is present (even empty), else 0. */
+int http_query_param(const char *query, const char *name, char *out, size_t len);
+
 void reply_init(struct reply *rp);
 void reply_free(struct reply *rp);
 /* Appends p[0..n) to the body by reference (no copy) when a slot is free,

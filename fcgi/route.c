@@ -22,6 +22,10 @@ static const struct route {
 } routes[] = {
 	{"POST", "/v1/images/generations", images_generations, ROUTE_CLIENT},
 	{"POST", "/v1/prompts/enhance", prompts_enhance, ROUTE_CLIENT},
+	{"POST", "/v1/jobs", jobs_create, ROUTE_CLIENT},
+	{"GET", "/v1/jobs/*", jobs_get, ROUTE_CLIENT},
+	{"GET", "/v1/gallery", gallery_list_route, ROUTE_CLIENT},
+	{"GET", "/v1/gallery/*", gallery_get_route, ROUTE_CLIENT},
 	{"GET", "/v1/models", models_list, ROUTE_CLIENT},
 	{"GET", "/v1/files/*", files_get, ROUTE_PUBLIC}, /* the signature is the credential */
 	{"GET", "/v1/cache/stats", cache_stats_get_route, ROUTE_ADMIN},
