@@ -151,6 +151,7 @@ static void log_model(const struct job *j, int i, enum img_err code, const struc
 	struct log_event ev;
 	log_begin(&ev, code == IMG_OK ? LOG_INFO : LOG_WARN, "job_model");
 	log_str(&ev, "request_id", j->id);
+	log_str(&ev, "job_id", j->id);
 	log_str(&ev, "model", j->results[i].model);
 	log_int(&ev, "index", i);
 	log_str(&ev, "status", code == IMG_OK ? "completed" : "failed");
@@ -281,6 +282,7 @@ static void log_job(const struct job *j, long duration_ms)
 	struct log_event ev;
 	log_begin(&ev, j->status == JOB_COMPLETED ? LOG_INFO : LOG_WARN, "job");
 	log_str(&ev, "request_id", j->id);
+	log_str(&ev, "job_id", j->id);
 	log_str(&ev, "status", job_status_name(j->status));
 	log_int(&ev, "models", j->n);
 	log_int(&ev, "images", done);
