@@ -71,9 +71,11 @@ long gallery_prune(const struct config *cfg, sqlite3 *db, int max)
 /* ---- adding ---------------------------------------------------------------- */
 
 struct add_arg {
+	const struct config *cfg;
 	const char *id, *owner, *source, *prompt;
 	const struct produce *pr;
 	int slot;
+	int last; /* the last image: keep the gallery within its limit too */
 	long now;
 	int kept;
 };
@@ -123,7 +125,39 @@ static int pin_image(sqlite3 *db, const struct cache_entry *e, void *arg)
 	sqlite3_reset(ent);
 	sqlite3_reset(img);
 	sqlite3_reset(cnt);
+	/* In the same transaction: no second one per request. */
+	if (ok && a->last && a->cfg->gallery_max_entries > 0 &&
+	    prune_over(a->cfg, db, PRUNE_PER_ADD) < 0)
+		ok = 0;
 	return ok ? 0 : -1;
+}
+
+/* 1 when every image of the request came from the cache and is in one of
+ * owner's entries already: a repeated request adds no copy.  A read, so the
+ * hot path of repeated hits writes nothing. */
+static int already_kept(sqlite3 *db, const char *owner, const struct produce *pr)
+{
+	sqlite3_stmt *st =
+		db_stmt(db, "SELECT 1 FROM gallery_images i JOIN gallery_entries e ON "
+			    "e.id = i.entry_id WHERE i.blob = :blob AND e.owner = :owner "
+			    "LIMIT 1");
+	if (!st)
+		return 0;
+	int all = 1;
+	for (int i = 0; all && i < pr->n; i++) {
+		const struct produce_item *it = &pr->items[i];
+		if (!it->b64 && !(it->cached && it->stored))
+			continue; /* failed slot */
+		if (!it->cached || !it->stored) {
+			all = 0;
+			break;
+		}
+		db_bind_text(st, ":blob", it->entry.blob);
+		db_bind_text(st, ":owner", owner);
+		all = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+	}
+	return all;
 }
 
 int gallery_add_produce(const struct config *cfg, sqlite3 *db, const char *owner,
@@ -133,10 +167,16 @@ int gallery_add_produce(const struct config *cfg, sqlite3 *db, const char *owner
 	if (!cfg->gallery_enabled || !db || pr->mode == PRODUCE_CACHE_NO_STORE ||
 	    pr->succeeded <= 0 || !pr->plan.revised_prompt)
 		return 0;
+	if (pr->hits == pr->succeeded && already_kept(db, owner, pr))
+		return 0;
 	char id[GALLERY_ID_MAX];
 	if (ulid_new("gal_", id, sizeof id) != 0)
 		return -1;
-	struct add_arg a = {id, owner, source, prompt, pr, 0, (long)time(NULL), 0};
+	struct add_arg a = {cfg, id, owner, source, prompt, pr, 0, 0, (long)time(NULL), 0};
+	int last = -1;
+	for (int i = 0; i < pr->n; i++)
+		if (pr->items[i].b64 || (pr->items[i].cached && pr->items[i].stored))
+			last = i;
 	for (int i = 0; i < pr->n; i++) {
 		const struct produce_item *it = &pr->items[i];
 		if (!it->b64 && !(it->cached && it->stored))
@@ -146,6 +186,7 @@ int gallery_add_produce(const struct config *cfg, sqlite3 *db, const char *owner
 		if (it->stored)
 			e = it->entry;
 		a.slot = i;
+		a.last = i == last;
 		if (cache_blob_keep(cfg, db, it->stored ? it->entry.blob : NULL, it->b64,
 				    it->b64_len, &e, pin_image, &a) == 0)
 			a.kept++;
@@ -156,8 +197,6 @@ int gallery_add_produce(const struct config *cfg, sqlite3 *db, const char *owner
 	}
 	if (id_out)
 		snprintf(id_out, GALLERY_ID_MAX, "%s", id);
-	if (cfg->gallery_max_entries > 0)
-		gallery_prune(cfg, db, PRUNE_PER_ADD);
 	return 1;
 }
 

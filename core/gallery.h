@@ -41,8 +41,9 @@ struct gallery_entry {
  * owner ("key:<id>", "admin", "anon"; never a key).  Images already stored
  * (cache entries) are only referenced; the others are written as blobs.
  * Nothing is recorded when gallery_enabled is false, the request asked for
- * no-store (pr->mode), or no image exists.  Then keeps at most
- * gallery_max_entries entries.  id_out (may be NULL, GALLERY_ID_MAX bytes)
+ * no-store (pr->mode), no image exists, or every image came from the cache
+ * and is in one of owner's entries already (a repeated request).  Keeps at
+ * most gallery_max_entries entries.  id_out (may be NULL, GALLERY_ID_MAX bytes)
  * receives the id.  1 recorded, 0 nothing to record, -1 failure (logged). */
 int gallery_add_produce(const struct config *cfg, struct sqlite3 *db, const char *owner,
 			const char *source, const char *prompt, const struct produce *pr,

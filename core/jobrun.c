@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,17 +245,21 @@ out:
 
 /* ---- the worker ------------------------------------------------------------ */
 
-/* Fails, with IMG_INTERNAL, every model whose process ended without a
- * result (crashed, killed, or could not be started or record it). */
+/* why[i] of a model this worker did not start: another worker has it. */
+#define NOT_OURS INT_MIN
+
+/* Fails, with IMG_INTERNAL, every model whose process (started by this
+ * worker) ended without a result: crashed, killed, or could not be started
+ * or record it. */
 static void fail_unfinished(const struct config *cfg, struct sqlite3 *db, const struct job *j,
 			    const int *why)
 {
 	struct job now;
 	if (job_get(db, j->id, &now) != 1)
 		return;
-	for (int i = 0; i < now.n; i++) {
+	for (int i = 0; i < now.n && i < j->n; i++) {
 		enum job_model s = now.results[i].state;
-		if (s != JOB_MODEL_PENDING && s != JOB_MODEL_RUNNING)
+		if (why[i] == NOT_OURS || (s != JOB_MODEL_PENDING && s != JOB_MODEL_RUNNING))
 			continue;
 		struct img_error e;
 		if (why[i] < 0)
@@ -338,6 +343,7 @@ int jobrun_main(struct config *cfg, const char *id)
 	why = xcalloc((size_t)j.n, sizeof *why);
 	int running = 0;
 	for (int i = 0; i < j.n; i++) {
+		why[i] = NOT_OURS;
 		if (j.results[i].state != JOB_MODEL_PENDING)
 			continue;
 		pid_t p = fork();

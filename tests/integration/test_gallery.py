@@ -218,35 +218,39 @@ def test_without_a_cache_the_gallery_keeps_its_own_files(make_gateway, mock):
     assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 0
 
 
-def test_delete_keeps_blobs_the_cache_or_another_entry_uses(make_gateway, mock):
+def test_repeats_are_not_copied_and_delete_keeps_shared_blobs(make_gateway, mock):
     g = make_gateway(settings(mock, api_key="adm-del"))
     admin = {"Authorization": "Bearer adm-del"}
+    bob = {"Authorization": "Bearer " + run_cli(g, "key", "create", "--name", "bob").stdout.strip()}
     prompt = unique_prompt("shared bytes")
     assert g.generate(prompt=prompt, headers=admin).status == 200
     assert wait_entries(g, 1) == 1
     first = newest(g, admin)
     path = blob_file(g, first["preview_url"])
     assert os.path.exists(path)
-    # The same image again: a cache hit, a second entry on the same blob.
-    again = g.generate(prompt=prompt, headers=admin)
-    assert again.header("x-imagegw-cache") == "hit"
+    # The same request again: a cache hit whose image is in the caller's
+    # gallery already adds no copy...
+    assert g.generate(prompt=prompt, headers=admin).header("x-imagegw-cache") == "hit"
+    time.sleep(0.3)
+    assert entries(g) == 1
+    # ... but another key's hit is in nobody's gallery of its own yet.
+    assert g.generate(prompt=prompt, headers=bob).header("x-imagegw-cache") == "hit"
     assert wait_entries(g, 2) == 2
-    second = newest(g, admin)
+    second = newest(g, bob)
     assert blob_file(g, second["preview_url"]) == path
 
-    # Deleting one entry: the cache row and the other entry still use it.
+    # Deleting one entry: the cache row and the other entry still use the file.
     out = run_cli(g, "gallery", "delete", first["id"])
     assert out.returncode == 0, out.stderr
     assert os.path.exists(path)
     assert_error(g.get(f"/v1/gallery/{first['id']}", admin), "IMG_NOT_FOUND")
-    assert g.generate(prompt=prompt, headers=admin).header("x-imagegw-cache") == "hit"
+    assert g.generate(prompt=prompt, headers=bob).header("x-imagegw-cache") == "hit"
     # Emptying the cache: the remaining entry still has its file.
     assert g.request("DELETE", "/v1/cache", headers=admin).status == 200
     assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 0
     assert os.path.exists(path)
     assert fetch_url(g, second["preview_url"]).body.startswith(PNG)
-    # The last reference goes: so does the file.  (The third generation was a
-    # hit recorded as a third entry: delete both.)
+    # The last reference goes: so does the file.
     for e in g.get("/v1/gallery", admin).json()["data"]:
         assert run_cli(g, "gallery", "delete", e["id"]).returncode == 0
     assert not os.path.exists(path)

@@ -248,6 +248,28 @@ TEST(detail_and_what_is_not_recorded)
 	done();
 }
 
+TEST(repeated_hits_are_not_copied)
+{
+	if (fresh() != 0)
+		return;
+	struct shot s;
+	shot_make(&s, "again", 0, 3);
+	shot_store(&s);
+	/* As produce_run leaves a request answered from the cache. */
+	s.pr.items[0].cached = 1;
+	s.pr.hits = 1;
+	add(&s, "key:1", NULL); /* not in key:1's gallery yet: recorded */
+	CHECK_INT(gallery_add_produce(&cfg, db, "key:1", "generation", "p", &s.pr, NULL), 0);
+	add(&s, "key:2", NULL); /* another owner has it, this one not */
+	/* A request with a fresh image is recorded, whatever the others. */
+	s.pr.items[0].cached = 0;
+	s.pr.hits = 0;
+	add(&s, "key:1", NULL);
+	CHECK_INT(sql_int("SELECT count(*) FROM gallery_entries"), 3);
+	shot_free(&s);
+	done();
+}
+
 /* ---- blob rules ----------------------------------------------------------------- */
 
 TEST(eviction_keeps_gallery_blobs_and_does_not_count_them)
@@ -396,6 +418,7 @@ int main(void)
 {
 	RUN(cursor_pages_newest_first_by_owner);
 	RUN(detail_and_what_is_not_recorded);
+	RUN(repeated_hits_are_not_copied);
 	RUN(eviction_keeps_gallery_blobs_and_does_not_count_them);
 	RUN(delete_keeps_blobs_others_use);
 	RUN(entry_survives_its_cache_entry_vanishing_before_it_is_recorded);
