@@ -583,15 +583,24 @@ int cache_stats_get(const struct config *cfg, sqlite3 *db, struct cache_stats *s
 	s->max_bytes = cfg->cache_max_size_mb * 1024LL * 1024LL;
 	if (!db)
 		return -1;
-	sqlite3_stmt *st = db_stmt(db, "SELECT (SELECT count(*) FROM cache_entries), "
-				       "(SELECT count(*) FROM cache_blobs), "
-				       "(SELECT coalesce(sum(bytes), 0) FROM cache_blobs)");
+#define KEPT                                                                                       \
+	"hash IN (SELECT blob FROM job_results WHERE blob IS NOT NULL UNION SELECT blob FROM "     \
+	"gallery_images)"
+	sqlite3_stmt *st =
+		db_stmt(db, "SELECT (SELECT count(*) FROM cache_entries), "
+			    "(SELECT count(*) FROM cache_blobs), "
+			    "(SELECT coalesce(sum(bytes), 0) FROM cache_blobs), "
+			    "(SELECT count(*) FROM cache_blobs WHERE " KEPT "), "
+			    "(SELECT coalesce(sum(bytes), 0) FROM cache_blobs WHERE " KEPT ")");
+#undef KEPT
 	if (!st)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		s->entries = (long)sqlite3_column_int64(st, 0);
-		s->blobs = (long)sqlite3_column_int64(st, 1);
-		s->bytes = sqlite3_column_int64(st, 2);
+		s->kept_blobs = (long)sqlite3_column_int64(st, 3);
+		s->kept_bytes = sqlite3_column_int64(st, 4);
+		s->blobs = (long)sqlite3_column_int64(st, 1) - s->kept_blobs;
+		s->bytes = sqlite3_column_int64(st, 2) - s->kept_bytes;
 	}
 	sqlite3_reset(st);
 	s->hits = db_counter_get(db, "cache_hits");
@@ -607,9 +616,10 @@ void cache_stats_json(const struct cache_stats *s, struct buf *out)
 	buf_printf(out,
 		   "{\"entries\":%ld,\"blobs\":%ld,\"bytes\":%lld,\"max_bytes\":%lld,"
 		   "\"hits\":%.0f,\"misses\":%.0f,\"hit_ratio\":%.4f,\"evictions\":%.0f,"
-		   "\"cost_saved_usd\":%.4f}",
+		   "\"cost_saved_usd\":%.4f,\"kept_blobs\":%ld,\"kept_bytes\":%lld}",
 		   s->entries, s->blobs, s->bytes, s->max_bytes, s->hits, s->misses,
-		   lookups > 0 ? s->hits / lookups : 0.0, s->evictions, s->cost_saved_usd);
+		   lookups > 0 ? s->hits / lookups : 0.0, s->evictions, s->cost_saved_usd,
+		   s->kept_blobs, s->kept_bytes);
 }
 
 /* Runs a DELETE on cache_entries with optional binds, then drops orphans, in

@@ -31,8 +31,10 @@ struct cache_entry {
 
 struct cache_stats {
 	long entries;
-	long blobs;
-	long long bytes;
+	long blobs;	 /* image files only the cache uses (what the cap counts) */
+	long long bytes; /* their size */
+	long kept_blobs; /* image files a job or the gallery keeps (maybe the cache too) */
+	long long kept_bytes;
 	long long max_bytes;
 	double hits, misses, evictions, cost_saved_usd;
 };

@@ -155,6 +155,9 @@ static const struct config_key config_keys[] = {
 	 "recorded and /v1/gallery answers 404."},
 	{"gallery_max_entries", NULL, CT_INT, OFF(gallery_max_entries), "1000", 0, 10000000, NULL,
 	 "Most gallery entries kept; the oldest go first as new ones arrive. 0: no limit."},
+	{"gallery_max_size_mb", NULL, CT_LONG, OFF(gallery_max_size_mb), "1000", 0, 100000000, NULL,
+	 "Most megabytes of image files the gallery keeps (on top of cache_max_size_mb, which "
+	 "does not count them); the oldest entries go first. 0: no limit."},
 	{"price_table", NULL, CT_STRING, OFF(price_table),
 	 "gemini-3-pro-image:1K=0.134,2K=0.134,4K=0.24;gemini-2.5-flash-image:1K=0.039;"
 	 "gemini-3.1-flash-image-preview:1K=0.067,2K=0.101,4K=0.151", 0, 0, NULL,

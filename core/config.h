@@ -66,6 +66,7 @@ struct config {
 	int job_retention_days;
 	int gallery_enabled;
 	int gallery_max_entries;
+	long gallery_max_size_mb;
 
 	/* derived at load time, not keys */
 	char *config_path;		       /* the file read, or NULL */

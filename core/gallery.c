@@ -17,9 +17,9 @@
 #include "safety.h"
 #include "xalloc.h"
 
-/* How many old entries one new entry may push out (spreads a lowered
- * gallery_max_entries over many requests instead of one). */
-#define PRUNE_PER_ADD 5
+/* How many old entries one new entry may push out (spreads a lowered limit
+ * over many requests instead of one; `imagegw gallery prune` has no bound). */
+#define PRUNE_PER_ADD 20
 
 static void copy_text(sqlite3_stmt *st, int col, char *out, size_t len)
 {
@@ -33,23 +33,46 @@ static char *dup_text(sqlite3_stmt *st, int col)
 	return v ? xstrdup((const char *)v) : NULL;
 }
 
-/* Deletes the oldest entries beyond the limit, at most max (-1: all), and
- * the blobs left unused.  Inside the caller's write transaction. */
+/* Deletes the oldest entries while the gallery is over gallery_max_entries
+ * or gallery_max_size_mb (its files, each counted once), at most max (-1:
+ * no bound), never the newest; then the blobs left unused.  Inside the
+ * caller's write transaction.  Returns how many, or -1. */
 static long prune_over(const struct config *cfg, sqlite3 *db, int max)
 {
-	if (cfg->gallery_max_entries <= 0)
+	long long max_bytes = cfg->gallery_max_size_mb * 1024LL * 1024LL;
+	if (cfg->gallery_max_entries <= 0 && max_bytes <= 0)
 		return 0;
-	sqlite3_stmt *st = db_stmt(db, "DELETE FROM gallery_entries WHERE id IN (SELECT id FROM "
-				       "gallery_entries ORDER BY id DESC LIMIT :max OFFSET :keep)");
-	if (!st)
+	sqlite3_stmt *cnt = db_stmt(db, "SELECT count(*) FROM gallery_entries");
+	sqlite3_stmt *sum = db_stmt(db, "SELECT coalesce(sum(bytes), 0) FROM cache_blobs WHERE "
+					"hash IN (SELECT blob FROM gallery_images)");
+	sqlite3_stmt *old = db_stmt(db, "SELECT id FROM gallery_entries ORDER BY id LIMIT 1");
+	sqlite3_stmt *del = db_stmt(db, "DELETE FROM gallery_entries WHERE id = :id");
+	if (!cnt || !sum || !old || !del)
 		return -1;
-	db_bind_int64(st, ":max", max);
-	db_bind_int64(st, ":keep", cfg->gallery_max_entries);
-	int ok = sqlite3_step(st) == SQLITE_DONE;
-	sqlite3_reset(st);
-	if (!ok)
-		return -1;
-	long n = sqlite3_changes(db);
+	long n = 0;
+	while (max < 0 || n < max) {
+		long long entries = 0, bytes = 0;
+		if (sqlite3_step(cnt) == SQLITE_ROW)
+			entries = sqlite3_column_int64(cnt, 0);
+		sqlite3_reset(cnt);
+		if (max_bytes > 0 && sqlite3_step(sum) == SQLITE_ROW)
+			bytes = sqlite3_column_int64(sum, 0);
+		sqlite3_reset(sum);
+		int over = (cfg->gallery_max_entries > 0 && entries > cfg->gallery_max_entries) ||
+			   (max_bytes > 0 && bytes > max_bytes);
+		if (!over || entries <= 1)
+			break;
+		char id[GALLERY_ID_MAX] = "";
+		if (sqlite3_step(old) == SQLITE_ROW)
+			copy_text(old, 0, id, sizeof id);
+		sqlite3_reset(old);
+		db_bind_text(del, ":id", id);
+		int ok = sqlite3_step(del) == SQLITE_DONE;
+		sqlite3_reset(del);
+		if (!ok)
+			return -1;
+		n++;
+	}
 	if (n > 0 && cache_drop_orphans(cfg, db) < 0)
 		return -1;
 	return n;
@@ -126,8 +149,7 @@ static int pin_image(sqlite3 *db, const struct cache_entry *e, void *arg)
 	sqlite3_reset(img);
 	sqlite3_reset(cnt);
 	/* In the same transaction: no second one per request. */
-	if (ok && a->last && a->cfg->gallery_max_entries > 0 &&
-	    prune_over(a->cfg, db, PRUNE_PER_ADD) < 0)
+	if (ok && a->last && prune_over(a->cfg, db, PRUNE_PER_ADD) < 0)
 		ok = 0;
 	return ok ? 0 : -1;
 }
@@ -234,7 +256,7 @@ int gallery_add_job(const struct config *cfg, sqlite3 *db, const char *job_id, l
 	sqlite3_reset(img);
 	if (!ok)
 		return -1;
-	if (cfg->gallery_max_entries > 0 && prune_over(cfg, db, PRUNE_PER_ADD) < 0)
+	if (prune_over(cfg, db, PRUNE_PER_ADD) < 0)
 		return -1;
 	return added > 0 ? 1 : 0;
 }

@@ -42,8 +42,8 @@ struct gallery_entry {
  * (cache entries) are only referenced; the others are written as blobs.
  * Nothing is recorded when gallery_enabled is false, the request asked for
  * no-store (pr->mode), no image exists, or every image came from the cache
- * and is in one of owner's entries already (a repeated request).  Keeps at
- * most gallery_max_entries entries.  id_out (may be NULL, GALLERY_ID_MAX bytes)
+ * and is in one of owner's entries already (a repeated request).  Keeps the
+ * gallery within gallery_max_entries and gallery_max_size_mb.  id_out (may be NULL, GALLERY_ID_MAX bytes)
  * receives the id.  1 recorded, 0 nothing to record, -1 failure (logged). */
 int gallery_add_produce(const struct config *cfg, struct sqlite3 *db, const char *owner,
 			const char *source, const char *prompt, const struct produce *pr,
@@ -67,8 +67,9 @@ void gallery_entries_free(struct gallery_entry *list, int n);
 /* Deletes an entry and the blobs nothing else uses.  1, 0 (no such entry),
  * -1. */
 int gallery_delete(const struct config *cfg, struct sqlite3 *db, const char *id);
-/* Deletes the oldest entries beyond gallery_max_entries, at most max (0:
- * all), and the blobs nothing else uses.  Returns how many, or -1. */
+/* Deletes the oldest entries while there are more than gallery_max_entries
+ * or their files take more than gallery_max_size_mb, at most max (0: no
+ * bound), and the blobs nothing else uses.  Returns how many, or -1. */
 long gallery_prune(const struct config *cfg, struct sqlite3 *db, int max);
 
 #endif

@@ -185,7 +185,7 @@ static const struct command {
 	 "list jobs; fail stalled ones and delete old ones (cron)"},
 	{"jobs", cli_jobs, "jobs run JOB_ID", "run a job's worker (what a responder starts)"},
 	{"gallery", cli_gallery, "gallery list [--limit N] | prune",
-	 "list gallery entries; delete those beyond gallery_max_entries"},
+	 "list gallery entries; delete the oldest beyond the gallery's limits"},
 	{"gallery", cli_gallery, "gallery delete ENTRY_ID",
 	 "delete an entry (images other entries or the cache use stay)"},
 	{"fcgi", NULL, "fcgi", "answer FastCGI requests on stdin (for spawn-fcgi)"},

@@ -172,8 +172,10 @@ int cli_gallery(int argc, char **argv)
 	if (strcmp(sub, "prune") == 0) {
 		long n = gallery_prune(&cfg, db, 0);
 		if (n >= 0)
-			printf("prune: %ld entr%s beyond gallery_max_entries = %d deleted\n", n,
-			       n == 1 ? "y" : "ies", cfg.gallery_max_entries);
+			printf("prune: %ld entr%s beyond gallery_max_entries = %d or "
+			       "gallery_max_size_mb = %ld deleted\n",
+			       n, n == 1 ? "y" : "ies", cfg.gallery_max_entries,
+			       cfg.gallery_max_size_mb);
 		rc = n < 0;
 		goto out;
 	}

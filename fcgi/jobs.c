@@ -19,7 +19,6 @@
 #include "log.h"
 #include "owner.h"
 #include "plan.h"
-#include "produce.h"
 #include "route.h"
 #include "safety.h"
 #include "throttle.h"

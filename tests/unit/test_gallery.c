@@ -414,6 +414,46 @@ TEST(max_entries_drops_the_oldest)
 	done();
 }
 
+TEST(max_size_drops_the_oldest_and_stats_tell_kept_from_cached)
+{
+	if (fresh() != 0)
+		return;
+	cfg.gallery_max_size_mb = 1;
+	struct shot s[4];
+	char ids[4][GALLERY_ID_MAX];
+	for (int i = 0; i < 4; i++) {
+		shot_make(&s[i], "heavy", 400000, (unsigned)(60 + i));
+		if (i == 3)
+			shot_store(&s[i]); /* the last is a cache entry too */
+		add(&s[i], "anon", ids[i]);
+		struct timespec nap = {0, 2 * 1000000L};
+		nanosleep(&nap, NULL);
+	}
+	/* 1 MiB holds two 400 kB images: the two newest entries stay. */
+	CHECK_INT(sql_int("SELECT count(*) FROM gallery_entries"), 2);
+	struct gallery_entry e;
+	CHECK_INT(gallery_get(db, ids[1], &e), 0);
+	CHECK_INT(gallery_get(db, ids[2], &e), 1);
+	gallery_entry_free(&e);
+	CHECK_INT(sql_int("SELECT count(*) FROM cache_blobs"), 2);
+	struct cache_stats st;
+	CHECK_INT(cache_stats_get(&cfg, db, &st), 0);
+	CHECK_INT(st.entries, 1);
+	CHECK_INT(st.kept_blobs, 2);
+	CHECK_INT(st.kept_bytes, 800000);
+	CHECK_INT(st.blobs, 0); /* the cached one is the gallery's as well */
+	CHECK_INT(st.bytes, 0);
+	/* Its entry deleted, the cache's file counts as the cache's. */
+	CHECK_INT(gallery_delete(&cfg, db, ids[3]), 1);
+	CHECK_INT(cache_stats_get(&cfg, db, &st), 0);
+	CHECK_INT(st.blobs, 1);
+	CHECK_INT(st.bytes, 400000);
+	CHECK_INT(st.kept_blobs, 1);
+	for (int i = 0; i < 4; i++)
+		shot_free(&s[i]);
+	done();
+}
+
 int main(void)
 {
 	RUN(cursor_pages_newest_first_by_owner);
@@ -424,5 +464,6 @@ int main(void)
 	RUN(entry_survives_its_cache_entry_vanishing_before_it_is_recorded);
 	RUN(cache_off_gallery_writes_its_own_blob);
 	RUN(max_entries_drops_the_oldest);
+	RUN(max_size_drops_the_oldest_and_stats_tell_kept_from_cached);
 	UNIT_DONE();
 }
