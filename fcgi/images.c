@@ -127,6 +127,7 @@ static void render_images(struct ctx *c, const struct gen_req *r, const struct p
 	buf_free(&base);
 }
 
+/* Declared in route.h: POST /v1/jobs reads the same headers and field. */
 int images_cache_mode(const struct ctx *c, const struct gen_req *r)
 {
 	const char *cc = c->rq->cache_control;
