@@ -18,6 +18,7 @@
 
 #include <sqlite3.h>
 
+#include "b64.h"
 #include "config.h"
 #include "db.h"
 #include "genreq.h"
@@ -137,13 +138,26 @@ static double price_of(const struct config *cfg, const char *family, const char 
 
 /* ---- removing entries and blobs ----------------------------------------- */
 
-/* Deletes blob rows no entry references and unlinks their files.  Runs
+/* A blob is in use while a cache entry, a job result or a gallery image
+ * names it (SPEC 2.4, 2.7): only the cache's own blobs count against
+ * cache_max_size_mb, and only blobs nothing uses are deleted.  Most blobs
+ * have a cache entry, so the first test settles most rows. */
+#define BLOB_UNUSED                                                                                \
+	"NOT EXISTS (SELECT 1 FROM cache_entries WHERE blob = cache_blobs.hash) AND "              \
+	"NOT EXISTS (SELECT 1 FROM job_results WHERE blob = cache_blobs.hash) AND "                \
+	"NOT EXISTS (SELECT 1 FROM gallery_images WHERE blob = cache_blobs.hash)"
+/* The bytes of the blobs only the cache uses: all of them, less those a job
+ * result or gallery image names (walked from those, not from every blob). */
+#define BLOB_CACHE_BYTES                                                                           \
+	"SELECT (SELECT coalesce(sum(bytes), 0) FROM cache_blobs) - (SELECT coalesce(sum(bytes), " \
+	"0) FROM cache_blobs WHERE hash IN (SELECT blob FROM job_results WHERE blob IS NOT NULL "  \
+	"UNION SELECT blob FROM gallery_images))"
+
+/* Deletes blob rows nothing references and unlinks their files.  Runs
  * inside the caller's write transaction. */
 static long drop_orphans(const struct config *cfg, sqlite3 *db)
 {
-	sqlite3_stmt *st =
-		db_stmt(db, "SELECT hash, ext FROM cache_blobs WHERE NOT EXISTS "
-			    "(SELECT 1 FROM cache_entries WHERE blob = cache_blobs.hash)");
+	sqlite3_stmt *st = db_stmt(db, "SELECT hash, ext FROM cache_blobs WHERE " BLOB_UNUSED);
 	sqlite3_stmt *del = db_stmt(db, "DELETE FROM cache_blobs WHERE hash = :hash");
 	if (!st || !del)
 		return -1;
@@ -389,7 +403,9 @@ fail:
 static long evict(const struct config *cfg, sqlite3 *db, const char *keep)
 {
 	long long cap = cfg->cache_max_size_mb * 1024LL * 1024LL;
-	sqlite3_stmt *sum = db_stmt(db, "SELECT coalesce(sum(bytes), 0) FROM cache_blobs");
+	/* Blobs a job or the gallery keeps are theirs: evicting cache entries
+	 * cannot free them, so they do not count against the cap. */
+	sqlite3_stmt *sum = db_stmt(db, BLOB_CACHE_BYTES);
 	sqlite3_stmt *old = db_stmt(db, "SELECT key FROM cache_entries WHERE key != :keep "
 					"ORDER BY last_access, created LIMIT 32");
 	if (!sum || !old)
@@ -582,15 +598,24 @@ int cache_stats_get(const struct config *cfg, sqlite3 *db, struct cache_stats *s
 	s->max_bytes = cfg->cache_max_size_mb * 1024LL * 1024LL;
 	if (!db)
 		return -1;
-	sqlite3_stmt *st = db_stmt(db, "SELECT (SELECT count(*) FROM cache_entries), "
-				       "(SELECT count(*) FROM cache_blobs), "
-				       "(SELECT coalesce(sum(bytes), 0) FROM cache_blobs)");
+#define KEPT                                                                                       \
+	"hash IN (SELECT blob FROM job_results WHERE blob IS NOT NULL UNION SELECT blob FROM "     \
+	"gallery_images)"
+	sqlite3_stmt *st =
+		db_stmt(db, "SELECT (SELECT count(*) FROM cache_entries), "
+			    "(SELECT count(*) FROM cache_blobs), "
+			    "(SELECT coalesce(sum(bytes), 0) FROM cache_blobs), "
+			    "(SELECT count(*) FROM cache_blobs WHERE " KEPT "), "
+			    "(SELECT coalesce(sum(bytes), 0) FROM cache_blobs WHERE " KEPT ")");
+#undef KEPT
 	if (!st)
 		return -1;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		s->entries = (long)sqlite3_column_int64(st, 0);
-		s->blobs = (long)sqlite3_column_int64(st, 1);
-		s->bytes = sqlite3_column_int64(st, 2);
+		s->kept_blobs = (long)sqlite3_column_int64(st, 3);
+		s->kept_bytes = sqlite3_column_int64(st, 4);
+		s->blobs = (long)sqlite3_column_int64(st, 1) - s->kept_blobs;
+		s->bytes = sqlite3_column_int64(st, 2) - s->kept_bytes;
 	}
 	sqlite3_reset(st);
 	s->hits = db_counter_get(db, "cache_hits");
@@ -606,9 +631,10 @@ void cache_stats_json(const struct cache_stats *s, struct buf *out)
 	buf_printf(out,
 		   "{\"entries\":%ld,\"blobs\":%ld,\"bytes\":%lld,\"max_bytes\":%lld,"
 		   "\"hits\":%.0f,\"misses\":%.0f,\"hit_ratio\":%.4f,\"evictions\":%.0f,"
-		   "\"cost_saved_usd\":%.4f}",
+		   "\"cost_saved_usd\":%.4f,\"kept_blobs\":%ld,\"kept_bytes\":%lld}",
 		   s->entries, s->blobs, s->bytes, s->max_bytes, s->hits, s->misses,
-		   lookups > 0 ? s->hits / lookups : 0.0, s->evictions, s->cost_saved_usd);
+		   lookups > 0 ? s->hits / lookups : 0.0, s->evictions, s->cost_saved_usd,
+		   s->kept_blobs, s->kept_bytes);
 }
 
 /* Runs a DELETE on cache_entries with optional binds, then drops orphans, in
@@ -725,6 +751,140 @@ long cache_invalidate(const struct config *cfg, sqlite3 *db, const char *model,
 			    "DELETE FROM cache_entries WHERE (:model = '' OR model = :model) AND "
 			    "(:prompt_hash = '' OR prompt_hash = :prompt_hash)",
 			    model, prompt_hash, 0);
+}
+
+/* ---- blobs kept by jobs and the gallery ------------------------------------ */
+
+long cache_drop_orphans(const struct config *cfg, sqlite3 *db)
+{
+	return drop_orphans(cfg, db);
+}
+
+/* The existing blob `hash`, if its row is there and its file has the row's
+ * size: fills e (blob, ext, mime, bytes) and returns 1; else 0.  Runs inside
+ * the caller's write transaction. */
+static int blob_present(const struct config *cfg, sqlite3 *db, const char *hash,
+			struct cache_entry *e)
+{
+	sqlite3_stmt *st = db_stmt(db, "SELECT ext, bytes FROM cache_blobs WHERE hash = :hash");
+	if (!st)
+		return 0;
+	db_bind_text(st, ":hash", hash);
+	int found = 0;
+	char ext[8] = "", path[4096];
+	long bytes = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		copy_col(st, 0, ext, sizeof ext);
+		bytes = (long)sqlite3_column_int64(st, 1);
+		found = 1;
+	}
+	sqlite3_reset(st);
+	struct stat sb;
+	if (!found || cache_blob_path(cfg, hash, ext, path, sizeof path) != 0 ||
+	    stat(path, &sb) != 0 || sb.st_size != bytes)
+		return 0;
+	snprintf(e->blob, sizeof e->blob, "%s", hash);
+	snprintf(e->ext, sizeof e->ext, "%s", ext);
+	snprintf(e->mime, sizeof e->mime, "%s", cache_ext_mime(ext));
+	e->bytes = bytes;
+	return 1;
+}
+
+int cache_blob_keep(const struct config *cfg, sqlite3 *db, const char *hash, const char *b64,
+		    size_t b64_len, struct cache_entry *e, cache_pin_fn pin, void *arg)
+{
+	if (!db)
+		return -1;
+	/* The image is on disk already (a cache entry has it): reference it in
+	 * the transaction that checks it is there, so no sweep comes between. */
+	if (hash && hash[0]) {
+		db_set_patience(db, STORE_PATIENCE_MS);
+		int began = db_begin(db);
+		db_set_patience(db, -1);
+		if (began != SQLITE_OK) {
+			log_msg(LOG_WARN, "keeping blob %.16s: database busy: %s", hash,
+				sqlite3_errmsg(db));
+			return -1;
+		}
+		if (blob_present(cfg, db, hash, e)) {
+			if (pin(db, e, arg) != 0) {
+				db_rollback(db);
+				return -1;
+			}
+			if (db_commit(db) == SQLITE_OK)
+				return 0;
+			log_msg(LOG_WARN, "keeping blob %.16s: commit failed: %s", hash,
+				sqlite3_errmsg(db));
+		}
+		db_rollback(db); /* gone since: write it again from the bytes */
+	}
+	if (!b64)
+		return -1;
+	struct buf bytes = BUF_INIT;
+	int rc = -1;
+	if (b64_decode(&bytes, b64, b64_len) != 0 || bytes.len == 0)
+		goto out;
+	const char *ext = NULL;
+	const char *mime = image_sniff(bytes.data, bytes.len, &ext);
+	if (!mime)
+		goto out;
+	unsigned char d[32];
+	hash_sha256(bytes.data, bytes.len, d);
+	hash_hex(d, sizeof d, e->blob);
+	snprintf(e->ext, sizeof e->ext, "%s", ext);
+	snprintf(e->mime, sizeof e->mime, "%s", mime);
+	e->bytes = (long)bytes.len;
+	if (image_dims(bytes.data, bytes.len, &e->width, &e->height) != 0)
+		e->width = e->height = 0;
+	char dir[4096], path[4096], tmp[4200];
+	snprintf(dir, sizeof dir, "%s/%.2s", cfg->cache_dir, e->blob);
+	if (cache_blob_path(cfg, e->blob, ext, path, sizeof path) != 0 ||
+	    mkdir_p1(cfg->cache_dir) || mkdir_p1(dir) ||
+	    write_temp(dir, bytes.data, bytes.len, tmp, sizeof tmp) != 0) {
+		log_msg(LOG_WARN, "keeping an image failed: cannot write under %s: %s",
+			cfg->cache_dir, strerror(errno));
+		goto out;
+	}
+	db_set_patience(db, STORE_PATIENCE_MS);
+	int began = db_begin(db);
+	db_set_patience(db, -1);
+	if (began != SQLITE_OK) {
+		log_msg(LOG_WARN, "keeping an image failed: database busy: %s", sqlite3_errmsg(db));
+		unlink(tmp);
+		goto out;
+	}
+	/* As in cache_store: the final name is taken under the write lock. */
+	int existed = blob_known(db, e->blob);
+	if (rename(tmp, path) != 0) {
+		log_msg(LOG_WARN, "keeping an image failed: rename: %s", strerror(errno));
+		unlink(tmp);
+		db_rollback(db);
+		goto out;
+	}
+	sqlite3_stmt *ins = db_stmt(db, "INSERT INTO cache_blobs(hash, ext, bytes) VALUES "
+					"(:hash, :ext, :bytes) ON CONFLICT(hash) DO NOTHING");
+	int ok = ins != NULL;
+	if (ok) {
+		db_bind_text(ins, ":hash", e->blob);
+		db_bind_text(ins, ":ext", e->ext);
+		db_bind_int64(ins, ":bytes", e->bytes);
+		ok = sqlite3_step(ins) == SQLITE_DONE;
+		sqlite3_reset(ins);
+	}
+	if (!ok || pin(db, e, arg) != 0) {
+		if (!existed)
+			unlink(path); /* nothing will reference it */
+		db_rollback(db);
+		goto out;
+	}
+	rc = db_commit(db) == SQLITE_OK ? 0 : -1;
+	if (rc != 0) {
+		log_msg(LOG_WARN, "keeping an image failed: commit: %s", sqlite3_errmsg(db));
+		db_rollback(db);
+	}
+out:
+	buf_free(&bytes);
+	return rc;
 }
 
 /* ---- in-flight collapse --------------------------------------------------- */

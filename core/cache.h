@@ -32,8 +32,10 @@ struct cache_entry {
 
 struct cache_stats {
 	long entries;
-	long blobs;
-	long long bytes;
+	long blobs;	 /* image files only the cache uses (what the cap counts) */
+	long long bytes; /* their size */
+	long kept_blobs; /* image files a job or the gallery keeps (maybe the cache too) */
+	long long kept_bytes;
 	long long max_bytes;
 	double hits, misses, evictions, cost_saved_usd;
 };
@@ -86,6 +88,27 @@ long cache_clear(const struct config *cfg, struct sqlite3 *db);
  * both empty).  Returns the number removed, or -1. */
 long cache_invalidate(const struct config *cfg, struct sqlite3 *db, const char *model,
 		      const char *prompt_hash);
+
+/* Blobs kept by jobs and the gallery.  A blob stays on disk while a cache
+ * entry, a job result or a gallery image names it; eviction counts only the
+ * blobs nothing but the cache uses against cache_max_size_mb. */
+
+/* Records a reference to the blob of e (a job result, a gallery image) inside
+ * the write transaction cache_blob_keep holds; 0, or -1 to roll it back. */
+typedef int (*cache_pin_fn)(struct sqlite3 *db, const struct cache_entry *e, void *arg);
+/* Makes sure an image is on disk and references it in the same write
+ * transaction, so no purge or eviction can delete it in between.  With hash
+ * (may be NULL) naming a stored blob, nothing is written; otherwise (or when
+ * that blob has gone) the image is decoded from b64 and written as
+ * cache_store writes (temp file, fsync, rename), without a cache entry — so
+ * it works with the cache turned off.  e is filled (blob, ext, mime, bytes;
+ * width and height when the bytes were read, else left as the caller set
+ * them) before pin runs.  0, or -1 (logged; nothing kept). */
+int cache_blob_keep(const struct config *cfg, struct sqlite3 *db, const char *hash, const char *b64,
+		    size_t b64_len, struct cache_entry *e, cache_pin_fn pin, void *arg);
+/* Deletes the blobs nothing references (rows and files).  Call inside a
+ * write transaction, after removing references.  Returns how many, or -1. */
+long cache_drop_orphans(const struct config *cfg, struct sqlite3 *db);
 
 /* In-flight collapse: an exclusive record lock, one byte of the lock file
  * <cache_dir>/.inflight picked by the key.  Waits up to timeout_ms while

@@ -153,6 +153,24 @@ static const struct config_key config_keys[] = {
 	 "(deploy/content-filter.txt)."},
 	{"quota_cooldown_seconds", NULL, CT_INT, OFF(quota_cooldown_seconds), "60", 1, 86400, NULL,
 	 "How long an upstream key rests after a 429 that gives no RetryInfo or Retry-After."},
+	{"job_models", NULL, CT_STRING, OFF(job_models), "local-preview", 0, 0, NULL,
+	 "Comma-separated model ids a POST /v1/jobs without 'models' runs."},
+	{"job_max_models", NULL, CT_INT, OFF(job_max_models), "10", 1, 32, NULL,
+	 "Most models one job may name; each runs in its own worker process."},
+	{"job_timeout_seconds", NULL, CT_INT, OFF(job_timeout_seconds), "120", 3, 86400, NULL,
+	 "A job whose worker has shown no progress and no heartbeat for this long is taken as dead: "
+	 "its unfinished models fail (on the next read, or by 'imagegw jobs reap')."},
+	{"job_retention_days", NULL, CT_INT, OFF(job_retention_days), "7", 1, 3650, NULL,
+	 "Finished jobs older than this are deleted by 'imagegw jobs reap' and by workers as they "
+	 "finish; their images stay while the gallery or the cache uses them."},
+	{"gallery_enabled", NULL, CT_BOOL, OFF(gallery_enabled), "true", 0, 0, NULL,
+	 "Keep each job and each successful generation as a gallery entry; false: nothing is "
+	 "recorded and /v1/gallery answers 404."},
+	{"gallery_max_entries", NULL, CT_INT, OFF(gallery_max_entries), "1000", 0, 10000000, NULL,
+	 "Most gallery entries kept; the oldest go first as new ones arrive. 0: no limit."},
+	{"gallery_max_size_mb", NULL, CT_LONG, OFF(gallery_max_size_mb), "1000", 0, 100000000, NULL,
+	 "Most megabytes of image files the gallery keeps (on top of cache_max_size_mb, which "
+	 "does not count them); the oldest entries go first. 0: no limit."},
 	{"price_table", NULL, CT_STRING, OFF(price_table),
 	 "gemini-3-pro-image:1K=0.134,2K=0.134,4K=0.24;gemini-2.5-flash-image:1K=0.039;"
 	 "gemini-3.1-flash-image-preview:1K=0.067,2K=0.101,4K=0.151", 0, 0, NULL,

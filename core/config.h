@@ -63,6 +63,14 @@ struct config {
 	char *content_filter;
 	char *content_filter_file;
 	int quota_cooldown_seconds;
+	/* jobs (SPEC 2.4) and the gallery (SPEC 2.7) */
+	char *job_models;
+	int job_max_models;
+	int job_timeout_seconds;
+	int job_retention_days;
+	int gallery_enabled;
+	int gallery_max_entries;
+	long gallery_max_size_mb;
 
 	/* derived at load time, not keys */
 	char *config_path;		       /* the file read, or NULL */

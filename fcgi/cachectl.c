@@ -1,44 +1,9 @@
 /* The cache's admin routes (SPEC 2.8): GET /v1/cache/stats and DELETE
  * /v1/cache (everything, or ?model=&prompt_hash= for matching entries). */
-#include <stdlib.h>
 #include <string.h>
 
 #include "cache.h"
 #include "route.h"
-
-/* The value of a query parameter, percent-decoded ("" if absent).  Returns
- * 1 when the parameter is present (even empty), else 0. */
-static int query_param(const char *query, const char *name, char *out, size_t len)
-{
-	size_t nl = strlen(name);
-	out[0] = '\0';
-	for (const char *p = query; p && *p;) {
-		const char *amp = strchr(p, '&');
-		size_t seg = amp ? (size_t)(amp - p) : strlen(p);
-		if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-			size_t o = 0;
-			for (size_t i = nl + 1; i < seg && o + 1 < len; i++) {
-				char ch = p[i];
-				if (ch == '+') {
-					ch = ' ';
-				} else if (ch == '%' && i + 2 < seg) {
-					char hex[3] = {p[i + 1], p[i + 2], '\0'};
-					char *end;
-					long v = strtol(hex, &end, 16);
-					if (*end == '\0' && v > 0) {
-						ch = (char)v;
-						i += 2;
-					}
-				}
-				out[o++] = ch;
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return 0;
-}
 
 enum img_err cache_stats_get_route(struct ctx *c)
 {
@@ -54,8 +19,8 @@ enum img_err cache_stats_get_route(struct ctx *c)
 enum img_err cache_delete_route(struct ctx *c)
 {
 	char model[128], prompt_hash[80];
-	int filtered = query_param(c->rq->query, "model", model, sizeof model);
-	filtered |= query_param(c->rq->query, "prompt_hash", prompt_hash, sizeof prompt_hash);
+	int filtered = http_query_param(c->rq->query, "model", model, sizeof model);
+	filtered |= http_query_param(c->rq->query, "prompt_hash", prompt_hash, sizeof prompt_hash);
 	/* "?model=" with nothing after it must not clear the whole cache. */
 	if (filtered && !model[0] && !prompt_hash[0])
 		return err_set(&c->err, IMG_INVALID_REQUEST, "model",

@@ -8,5 +8,8 @@ int cli_main(int argc, char **argv);
 int cli_account(int argc, char **argv);
 /* imagegw key ... (fcgi/cli_key.c) */
 int cli_key(int argc, char **argv);
+/* imagegw jobs ... and imagegw gallery ... (fcgi/cli_jobs.c) */
+int cli_jobs(int argc, char **argv);
+int cli_gallery(int argc, char **argv);
 
 #endif

@@ -292,3 +292,37 @@ int reply_send(const struct reply *rp, const struct http_io *io, const char *req
 		rc = io->write(io->ctx, rp->body.data + done, rp->body.len - done);
 	return rc;
 }
+
+/* The value of a query parameter, percent-decoded ("" if absent).  Returns
+ * 1 when the parameter is present (even empty), else 0. */
+int http_query_param(const char *query, const char *name, char *out, size_t len)
+{
+	size_t nl = strlen(name);
+	out[0] = '\0';
+	for (const char *p = query; p && *p;) {
+		const char *amp = strchr(p, '&');
+		size_t seg = amp ? (size_t)(amp - p) : strlen(p);
+		if (seg > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+			size_t o = 0;
+			for (size_t i = nl + 1; i < seg && o + 1 < len; i++) {
+				char ch = p[i];
+				if (ch == '+') {
+					ch = ' ';
+				} else if (ch == '%' && i + 2 < seg) {
+					char hex[3] = {p[i + 1], p[i + 2], '\0'};
+					char *end;
+					long v = strtol(hex, &end, 16);
+					if (*end == '\0' && v > 0) {
+						ch = (char)v;
+						i += 2;
+					}
+				}
+				out[o++] = ch;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return 0;
+}

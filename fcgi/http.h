@@ -85,6 +85,10 @@ long http_body_read(struct http_request *rq, char *dst, size_t n);
 int http_body_drain(struct http_request *rq, long max);
 void http_request_free(struct http_request *rq);
 
+/* The value of query parameter `name`, percent-decoded into out ("" if
+ * absent).  1 when the parameter is present (even empty), else 0. */
+int http_query_param(const char *query, const char *name, char *out, size_t len);
+
 void reply_init(struct reply *rp);
 void reply_free(struct reply *rp);
 /* Appends p[0..n) to the body by reference (no copy) when a slot is free,

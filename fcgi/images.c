@@ -8,14 +8,16 @@
 #include <time.h>
 
 #include "filter.h"
+#include "gallery.h"
 #include "genreq.h"
 #include "hash.h"
 #include "images.h"
 #include "json.h"
+#include "links.h"
+#include "owner.h"
 #include "produce.h"
 #include "route.h"
 #include "throttle.h"
-#include "urlsign.h"
 #include "xalloc.h"
 
 /* The resolved variant id for X-Imagegw-Model: family plus the resolution
@@ -60,21 +62,6 @@ static void note_plan(struct ctx *c, const struct gen_plan *p, const struct gen_
 		snprintf(l->user, sizeof l->user, "%s", r->user);
 }
 
-/* scheme://host + base_path, or public_base_url: what image URLs start with. */
-static void url_base(const struct ctx *c, struct buf *out)
-{
-	const struct config *cfg = &c->app->cfg;
-	if (cfg->public_base_url[0]) {
-		size_t n = strlen(cfg->public_base_url);
-		while (n > 0 && cfg->public_base_url[n - 1] == '/')
-			n--;
-		buf_append(out, cfg->public_base_url, n);
-		return;
-	}
-	buf_printf(out, "%s://%s%s", c->rq->https ? "https" : "http",
-		   c->rq->host[0] ? c->rq->host : "localhost", cfg->base_path);
-}
-
 /* One data[] entry's image: a signed URL to the cached file, a data: URI,
  * or the base64 itself (spliced in by reference, not copied). */
 static void render_image(struct ctx *c, const struct gen_req *r, const struct produce_item *it,
@@ -89,11 +76,8 @@ static void render_image(struct ctx *c, const struct gen_req *r, const struct pr
 		return;
 	}
 	if (it->stored && strcmp(cfg->url_mode, "url") == 0) {
-		char path[128];
-		snprintf(path, sizeof path, "/v1/files/%s.%s", it->entry.blob, it->entry.ext);
 		struct buf url = BUF_INIT;
-		urlsign_url(&url, base->data, path, c->app->url_secret,
-			    (long)time(NULL) + cfg->url_ttl_seconds);
+		links_file(c, base->data, it->entry.blob, it->entry.ext, &url);
 		buf_puts(b, "\"url\":");
 		json_put_str(b, url.data, url.len);
 		buf_free(&url);
@@ -109,7 +93,7 @@ static void render_images(struct ctx *c, const struct gen_req *r, const struct p
 {
 	struct buf *b = &c->rp->body;
 	struct buf base = BUF_INIT;
-	url_base(c, &base);
+	links_base(c, &base);
 	buf_printf(b, "{\"created\":%lld,\"data\":[", (long long)time(NULL));
 	int first = 1;
 	for (int i = 0; i < pr->n; i++) {
@@ -145,8 +129,8 @@ static void render_images(struct ctx *c, const struct gen_req *r, const struct p
 	buf_free(&base);
 }
 
-/* What the request asked of the cache: Cache-Control and the body's "cache". */
-static enum produce_cache_mode cache_mode(const struct ctx *c, const struct gen_req *r)
+/* Declared in route.h: POST /v1/jobs reads the same headers and field. */
+int images_cache_mode(const struct ctx *c, const struct gen_req *r)
 {
 	const char *cc = c->rq->cache_control;
 	if (r->no_store || strcasestr(cc, "no-store"))
@@ -159,14 +143,22 @@ static enum produce_cache_mode cache_mode(const struct ctx *c, const struct gen_
 struct pending {
 	struct app *app;
 	struct produce pr;
+	char *prompt;	  /* for the gallery entry; NULL: record none */
+	const char *kind; /* the gallery entry's kind: "generation" or "edit" */
+	char owner[OWNER_MAX];
 };
 
-/* After the reply: store fresh images, release locks, free everything. */
+/* After the reply: store fresh images, record the gallery entry, release
+ * locks, free everything. */
 static void settle(void *arg)
 {
 	struct pending *pd = arg;
 	produce_settle(&pd->app->cfg, pd->app->db, &pd->pr);
+	if (pd->prompt)
+		gallery_add_produce(&pd->app->cfg, pd->app->db, pd->owner, pd->kind, pd->prompt,
+				    &pd->pr, NULL);
 	produce_free(&pd->pr);
+	free(pd->prompt);
 	free(pd);
 }
 
@@ -196,7 +188,7 @@ enum img_err images_respond(struct ctx *c, struct gen_req *r)
 	rc = throttle_images_reserve(c, r->n, &hold);
 	if (rc != IMG_OK)
 		goto out;
-	rc = produce_run(&c->app->cfg, c->app->db, r, cache_mode(c, r), need_files,
+	rc = produce_run(&c->app->cfg, c->app->db, r, images_cache_mode(c, r), need_files,
 			 c->rq->request_id, pr, &c->err);
 	throttle_images_settle(c, &hold, pr->succeeded - pr->hits);
 	if (pr->plan.revised_prompt)
@@ -222,6 +214,9 @@ enum img_err images_respond(struct ctx *c, struct gen_req *r)
 		reply_header(c->rp, "X-Imagegw-Size", "%s", pr->plan.upstream_size);
 	reply_header(c->rp, "Cache-Control", "no-store");
 	render_images(c, r, pr);
+	pd->prompt = xstrdup(r->prompt);
+	pd->kind = r->ninputs > 0 ? "edit" : "generation";
+	owner_of(c, pd->owner);
 	c->after_send = settle;
 	c->after_arg = pd;
 	pd = NULL;

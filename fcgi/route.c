@@ -11,8 +11,10 @@
 
 /* PUBLIC: anyone (/healthz; /v1/files, whose signature is the credential).
  * CLIENT: a client key, the admin key, or nobody when anonymous access is
- * on — and the client rate limits.  ADMIN: an admin key. */
-enum route_auth { ROUTE_PUBLIC, ROUTE_CLIENT, ROUTE_ADMIN };
+ * on — and the client rate limits.  POLL: the same callers without the
+ * rate limits (a job's status, which a page polls every second or two while
+ * the job runs; a cheap read).  ADMIN: an admin key. */
+enum route_auth { ROUTE_PUBLIC, ROUTE_CLIENT, ROUTE_POLL, ROUTE_ADMIN };
 
 static const struct route {
 	const char *method;
@@ -23,6 +25,10 @@ static const struct route {
 	{"POST", "/v1/images/generations", images_generations, ROUTE_CLIENT},
 	{"POST", "/v1/images/edits", images_edits, ROUTE_CLIENT}, /* streams its body */
 	{"POST", "/v1/prompts/enhance", prompts_enhance, ROUTE_CLIENT},
+	{"POST", "/v1/jobs", jobs_create, ROUTE_CLIENT},
+	{"GET", "/v1/jobs/*", jobs_get, ROUTE_POLL},
+	{"GET", "/v1/gallery", gallery_list_route, ROUTE_CLIENT},
+	{"GET", "/v1/gallery/*", gallery_get_route, ROUTE_CLIENT},
 	{"GET", "/v1/models", models_list, ROUTE_CLIENT},
 	{"GET", "/v1/files/*", files_get, ROUTE_PUBLIC}, /* the signature is the credential */
 	{"GET", "/v1/cache/stats", cache_stats_get_route, ROUTE_ADMIN},
@@ -55,6 +61,7 @@ static enum img_err route_auth(struct ctx *c, enum route_auth level)
 	switch (level) {
 	case ROUTE_PUBLIC: return IMG_OK;
 	case ROUTE_ADMIN: return auth_admin(c);
+	case ROUTE_POLL: return auth_client(c);
 	case ROUTE_CLIENT:
 		if (auth_client(c) != IMG_OK)
 			return c->err.code;

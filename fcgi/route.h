@@ -82,11 +82,21 @@ int route_streams_body(const struct http_request *rq);
 /* Handlers, one file per resource. */
 enum img_err images_generations(struct ctx *c);
 enum img_err images_edits(struct ctx *c);
+enum img_err jobs_create(struct ctx *c);
+enum img_err jobs_get(struct ctx *c);
+enum img_err gallery_list_route(struct ctx *c);
+enum img_err gallery_get_route(struct ctx *c);
 enum img_err prompts_enhance(struct ctx *c);
 enum img_err models_list(struct ctx *c);
 enum img_err health_get(struct ctx *c);
 enum img_err files_get(struct ctx *c);
 enum img_err cache_stats_get_route(struct ctx *c);
 enum img_err cache_delete_route(struct ctx *c);
+
+struct gen_req;
+/* What a generation request asked of the cache, as an enum
+ * produce_cache_mode: Cache-Control (no-store, no-cache) and the body's
+ * "cache". */
+int images_cache_mode(const struct ctx *c, const struct gen_req *r);
 
 #endif

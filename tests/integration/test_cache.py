@@ -38,7 +38,10 @@ def settings(mock, **extra):
          "upstream_timeout_seconds": 5, "api_key": ADMIN,
          # an api_key closes anonymous access under allow_anonymous=auto;
          # these tests generate without a key
-         "allow_anonymous": "true"}
+         "allow_anonymous": "true",
+         # the gallery keeps its images outside the cache (its own limits): these
+         # tests are about the cache's files alone (see test_gallery.py for both)
+         "gallery_enabled": "false"}
     s.update(extra)
     return s
 

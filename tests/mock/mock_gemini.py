@@ -27,8 +27,9 @@ Order of evaluation for one generate call:
      ``invalid``/``quota``/``leaked``, directive ``mock:key_invalid``);
   5. request validation, as strict as Google's (JSON shape, field names,
      enum values, candidateCount, imageConfig);
-  6. ``mock:fail``, then ``mock:status``, ``mock:location``, then the first
-     block directive in prompt order, else a successful answer;
+  6. ``mock:fail``, then ``mock:model_status``, ``mock:status``,
+     ``mock:location``, then the first block directive in prompt order, else
+     a successful answer;
   7. transport directives (close, garbage, truncated, slow_body) change how
      that reply goes out on the wire.
 
@@ -108,6 +109,13 @@ def _fail_spec(text: str) -> tuple[int, int]:
     return _http_code(match.group(1)), int(match.group(2))
 
 
+def _model_status(text: str) -> tuple[str, int]:
+    match = re.fullmatch(r"([A-Za-z0-9._-]+):(\d{3})", text)
+    if not match:
+        raise ValueError("expected TEXT:CODE, e.g. flash-image:500")
+    return match.group(1), _http_code(match.group(2))
+
+
 def _enum_name(text: str) -> str:
     if not re.fullmatch(r"[A-Z][A-Z0-9_]*", text):
         raise ValueError("expected an upper-case enum name, e.g. SAFETY")
@@ -149,6 +157,8 @@ DIRECTIVES: dict[str, Directive] = {
     # errors
     "status": Directive("error", "required", _http_code, "that HTTP status with Google's error body"),
     "fail": Directive("error", "required", _fail_spec, "first K calls with this prompt fail with CODE"),
+    "model_status": Directive("error", "required", _model_status,
+                              "calls to a model whose id contains TEXT get HTTP CODE"),
     "key_invalid": Directive("auth", "none", _as_is, "400 API_KEY_INVALID, as for a bad key"),
     "location": Directive("error", "none", _as_is, "400 FAILED_PRECONDITION, location not supported"),
     "retry_delay": Directive("modifier", "required", _seconds, "RetryInfo.retryDelay becomes \"<S>s\""),
@@ -1035,6 +1045,10 @@ def scenario_reply(call: Call, state: "MockState") -> Reply:
     if d.has("fail"):
         code, times = d.get("fail")
         if state.bump_fail(call.prompt) <= times:
+            return status_error(code, call.model, opts)
+    if d.has("model_status"):
+        text, code = d.get("model_status")
+        if text in call.model:
             return status_error(code, call.model, opts)
     if d.has("status"):
         return status_error(d.get("status"), call.model, opts)

@@ -243,6 +243,14 @@ def test_fail_then_success_and_reset(mock):
     assert generate(mock, prompt)[0] == 503
 
 
+def test_model_status_fails_only_the_named_model(mock):
+    prompt = "one prompt, two models mock:model_status=flash-image:500"
+    status, _, body = generate(mock, prompt, model="gemini-2.5-flash-image")
+    assert status == 500 and body["error"]["status"] == "INTERNAL"
+    assert generate(mock, prompt)[0] == 200  # the default model does not contain it
+    assert generate(mock, "x mock:model_status=500")[0] == 400  # TEXT:CODE is required
+
+
 @pytest.mark.parametrize("config,needle", [
     ({"imageConfig": {"imageSize": "1k"}}, "1k"),
     ({"imageConfig": {"aspectRatio": "7:3"}}, "7:3"),

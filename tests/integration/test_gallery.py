@@ -1,0 +1,313 @@
+"""The gallery (SPEC 2.7) end to end, behind lighttpd with the mock upstream:
+generations and jobs recorded as entries (after the reply), no-store requests
+left out, newest-first pages with the `before` cursor, `limit` and `before`
+validation, the detail with signed links and parameters, who sees what,
+gallery_enabled = false, the cache turned off, and blobs shared between the
+gallery and the cache surviving `imagegw gallery delete` and cache clearing."""
+import os
+import time
+
+import pytest
+
+from conftest import Gateway, assert_error, decode_image, fetch_url, run_cli, unique_prompt
+from jobutil import GAL_ID, blob_file, cli_lines, create_job, db_rows, wait_job
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def settings(mock, **extra):
+    s = {"gemini_base_url": mock.url, "gemini_api_key": "test-key-1", "retry_backoff_ms": 20,
+         "upstream_timeout_seconds": 10}
+    s.update(extra)
+    return s
+
+
+@pytest.fixture(scope="module")
+def gw(mock):
+    g = Gateway(settings(mock), max_procs=2)
+    assert g.get("/healthz").status == 200
+    yield g
+    problems = g.stop()
+    assert not problems, "sanitizer reports:\n" + "\n".join(problems)
+
+
+def entries(g):
+    return db_rows(g, "SELECT count(*) FROM gallery_entries")[0][0]
+
+
+def wait_entries(g, n, timeout=5.0):
+    """The entry is recorded after the reply: wait for it."""
+    deadline = time.time() + timeout
+    while entries(g) < n and time.time() < deadline:
+        time.sleep(0.02)
+    return entries(g)
+
+
+def newest(g, headers=None):
+    r = g.get("/v1/gallery?limit=1", headers)
+    assert r.status == 200, r
+    return r.json()["data"][0]
+
+
+def test_generation_becomes_an_entry_with_its_images(gw, mock):
+    before = entries(gw)
+    prompt = unique_prompt("two boats at dawn")
+    r = gw.generate(prompt=prompt, model="gemini-3-pro-image-4k-16x9", n=2, quality="hd",
+                    style="vivid")
+    assert r.status == 200, r
+    assert wait_entries(gw, before + 1) == before + 1
+    item = newest(gw)
+    assert GAL_ID.match(item["id"]) and item["prompt"] == prompt
+    assert item["image_count"] == 2 and item["source"] == "generation"
+    assert item["job_id"] is None and abs(item["created"] - time.time()) < 30
+    assert fetch_url(gw, item["preview_url"]).body == decode_image(r.json()["data"][0])
+    d = gw.get(f"/v1/gallery/{item['id']}")
+    assert d.status == 200, d
+    detail = d.json()
+    assert detail["id"] == item["id"] and detail["prompt"] == prompt
+    assert detail["quality"] == "hd" and detail["style"] == "vivid"
+    assert detail["safety_threshold"] == "OFF"
+    assert detail["revised_prompt"] == r.json()["data"][0]["revised_prompt"]
+    got = [fetch_url(gw, img["url"]).body for img in detail["images"]]
+    assert got == [decode_image(x) for x in r.json()["data"]]
+    for img in detail["images"]:
+        assert img["model"] == "gemini-3-pro-image-4k-16x9"
+        assert img["image_size"] == "4K" and img["aspect_ratio"] == "16:9"
+        assert img["mime"] == "image/png" and img["bytes"] > 0 and img["width"] > 0
+    # The client's key never reaches the gallery; nor does anything else of
+    # the request than what the images are made of.
+    assert "test-key-1" not in d.body.decode()
+
+
+def test_an_edit_becomes_an_entry(gw, mock):
+    from test_edits import edit, file_part, png
+    before = entries(gw)
+    prompt = unique_prompt("paint it blue")
+    r = edit(gw, [file_part("image", png(32, 32)), ("prompt", prompt),
+                  ("model", "local-preview")])
+    assert r.status == 200, r
+    assert wait_entries(gw, before + 1) == before + 1
+    item = newest(gw)
+    assert item["source"] == "edit" and item["prompt"] == prompt
+    assert fetch_url(gw, item["preview_url"]).body == decode_image(r.json()["data"][0])
+
+
+def test_a_partly_failed_generation_keeps_its_images(gw, mock):
+    before = entries(gw)
+    # Two slots, three attempts each (retry_max = 2): five failures leave one image.
+    r = gw.generate(prompt=unique_prompt("half", "mock:fail=503x5"), n=2)
+    assert r.status == 200 and len(r.json()["data"]) == 1, r
+    assert wait_entries(gw, before + 1) == before + 1
+    assert newest(gw)["image_count"] == 1
+
+
+def test_no_store_requests_are_not_kept(gw, mock):
+    before = entries(gw)
+    assert gw.generate(prompt=unique_prompt(), cache=False).status == 200
+    assert gw.generate(prompt=unique_prompt(),
+                       headers={"Cache-Control": "no-store"}).status == 200
+    job = create_job(gw, prompt=unique_prompt(), models=["local-preview"], cache=False)
+    wait_job(gw, job.json()["id"])
+    failed = gw.generate(prompt=unique_prompt("", "mock:status=400"))
+    assert failed.status == 400
+    # A request that is kept, to know the ones before had their chance.
+    assert gw.generate(prompt=unique_prompt()).status == 200
+    assert wait_entries(gw, before + 1) == before + 1
+    time.sleep(0.3)
+    assert entries(gw) == before + 1
+
+
+def test_a_job_becomes_one_entry(gw, mock):
+    before = entries(gw)
+    prompt = unique_prompt("a job for the wall", "mock:model_status=flash-image:500")
+    r = create_job(gw, prompt=prompt, quality="low",
+                   models=["gemini-3-pro-image", "gemini-2.5-flash-image", "local-preview-4x3"])
+    job = wait_job(gw, r.json()["id"])
+    assert job["status"] == "partial"
+    assert entries(gw) == before + 1
+    item = newest(gw)
+    assert item["source"] == "job" and item["job_id"] == job["id"]
+    assert item["prompt"] == prompt and item["image_count"] == 2
+    detail = gw.get(f"/v1/gallery/{item['id']}").json()
+    assert detail["quality"] == "low"
+    assert [img["model"] for img in detail["images"]] == ["gemini-3-pro-image",
+                                                          "local-preview-4x3"]
+    assert [img["aspect_ratio"] for img in detail["images"]] == ["1:1", "4:3"]
+    done = [res for res in job["results"] if res["status"] == "completed"]
+    for img, res in zip(detail["images"], done):
+        assert fetch_url(gw, img["url"]).body == fetch_url(gw, res["url"]).body
+
+
+def test_pages_newest_first_with_the_before_cursor(gw):
+    for i in range(5):
+        n = entries(gw)
+        assert gw.generate(prompt=unique_prompt(f"page {i}"), model="local-preview").status == 200
+        assert wait_entries(gw, n + 1) == n + 1
+    everything = gw.get("/v1/gallery?limit=100").json()
+    ids = [e["id"] for e in everything["data"]]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+    pages, cursor = [], None
+    while True:
+        r = gw.get("/v1/gallery?limit=2" + (f"&before={cursor}" if cursor else ""))
+        assert r.status == 200, r
+        page = r.json()
+        assert len(page["data"]) <= 2
+        pages.append([e["id"] for e in page["data"]])
+        if not page["has_more"]:
+            assert page["next"] is None
+            break
+        assert page["next"] == page["data"][-1]["id"]
+        cursor = page["next"]
+    flat = [i for p in pages for i in p]
+    assert flat == ids
+    assert all(len(p) == 2 for p in pages[:-1])
+    # Default limit is 20.
+    assert len(gw.get("/v1/gallery").json()["data"]) == min(20, len(ids))
+
+
+@pytest.mark.parametrize("query,param", [
+    ("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"), ("limit=", "limit"),
+    ("limit=-1", "limit"), ("limit=1.5", "limit"), ("limit=+5", "limit"),
+    ("before=xyz", "before"), ("before=", "before"),
+    ("before=job_01ARZ3NDEKTSV4RRFFQ69G5FAV", "before"),
+])
+def test_bad_list_parameters_are_400(gw, query, param):
+    assert_error(gw.get(f"/v1/gallery?{query}"), "IMG_INVALID_REQUEST", param=param)
+
+
+@pytest.mark.parametrize("path", ["/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+                                  "/v1/gallery/nothing", "/v1/gallery/../files"])
+def test_unknown_entry_is_404(gw, path):
+    assert_error(gw.get(path), "IMG_NOT_FOUND")
+
+
+def test_who_sees_what(make_gateway, mock):
+    g = make_gateway(settings(mock, api_key="adm-gal-secret"))
+    keys = {}
+    for name in ("alice", "bob"):
+        out = run_cli(g, "key", "create", "--name", name)
+        keys[name] = {"Authorization": f"Bearer {out.stdout.strip()}"}
+    admin = {"Authorization": "Bearer adm-gal-secret"}
+    for who in ("alice", "alice", "bob"):
+        r = g.generate(prompt=unique_prompt(who), model="local-preview", headers=keys[who])
+        assert r.status == 200, r
+    assert wait_entries(g, 3) == 3
+    alice = g.get("/v1/gallery", keys["alice"]).json()["data"]
+    bob = g.get("/v1/gallery", keys["bob"]).json()["data"]
+    assert len(alice) == 2 and len(bob) == 1
+    assert all(e["prompt"].startswith("alice") for e in alice)
+    assert len(g.get("/v1/gallery", admin).json()["data"]) == 3
+    assert_error(g.get(f"/v1/gallery/{bob[0]['id']}", keys["alice"]), "IMG_NOT_FOUND")
+    assert g.get(f"/v1/gallery/{bob[0]['id']}", admin).status == 200
+    assert_error(g.get("/v1/gallery"), "IMG_UNAUTHORIZED")
+    owners = {o for (o,) in db_rows(g, "SELECT owner FROM gallery_entries")}
+    assert all(o.startswith("key:") for o in owners), owners
+
+
+def test_gallery_turned_off(make_gateway, mock):
+    g = make_gateway(settings(mock, gallery_enabled="false"))
+    assert g.generate(prompt=unique_prompt()).status == 200
+    job = create_job(g, prompt=unique_prompt(), models=["local-preview"])
+    assert wait_job(g, job.json()["id"])["status"] == "completed"
+    time.sleep(0.3)
+    assert entries(g) == 0
+    assert cli_lines(g, "gallery", "list") == ["no gallery entries"]
+    assert_error(g.get("/v1/gallery"), "IMG_NOT_FOUND")
+    assert_error(g.get("/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV"), "IMG_NOT_FOUND")
+
+
+def test_without_a_cache_the_gallery_keeps_its_own_files(make_gateway, mock):
+    g = make_gateway(settings(mock, cache_backend="none"))
+    r = g.generate(prompt=unique_prompt("uncached"), n=2)
+    assert r.status == 200 and r.header("x-imagegw-cache") == "miss"
+    assert wait_entries(g, 1) == 1
+    item = newest(g)
+    assert fetch_url(g, item["preview_url"]).body == decode_image(r.json()["data"][0])
+    assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 0
+    job = wait_job(g, create_job(g, prompt=unique_prompt("uncached job"),
+                                 models=["gemini-3-pro-image", "local-preview"]).json()["id"])
+    assert job["status"] == "completed"
+    assert all(fetch_url(g, res["url"]).body.startswith(PNG) for res in job["results"])
+    assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 0
+
+
+def test_repeats_are_not_copied_and_delete_keeps_shared_blobs(make_gateway, mock):
+    g = make_gateway(settings(mock, api_key="adm-del"))
+    admin = {"Authorization": "Bearer adm-del"}
+    bob = {"Authorization": "Bearer " + run_cli(g, "key", "create", "--name", "bob").stdout.strip()}
+    prompt = unique_prompt("shared bytes")
+    assert g.generate(prompt=prompt, headers=admin).status == 200
+    assert wait_entries(g, 1) == 1
+    first = newest(g, admin)
+    path = blob_file(g, first["preview_url"])
+    assert os.path.exists(path)
+    # The same request again: a cache hit whose image is in the caller's
+    # gallery already adds no copy...
+    assert g.generate(prompt=prompt, headers=admin).header("x-imagegw-cache") == "hit"
+    time.sleep(0.3)
+    assert entries(g) == 1
+    # ... but another key's hit is in nobody's gallery of its own yet.
+    assert g.generate(prompt=prompt, headers=bob).header("x-imagegw-cache") == "hit"
+    assert wait_entries(g, 2) == 2
+    second = newest(g, bob)
+    assert blob_file(g, second["preview_url"]) == path
+
+    # Deleting one entry: the cache row and the other entry still use the file.
+    out = run_cli(g, "gallery", "delete", first["id"])
+    assert out.returncode == 0, out.stderr
+    assert os.path.exists(path)
+    assert_error(g.get(f"/v1/gallery/{first['id']}", admin), "IMG_NOT_FOUND")
+    assert g.generate(prompt=prompt, headers=bob).header("x-imagegw-cache") == "hit"
+    # Emptying the cache: the remaining entry still has its file.
+    assert g.request("DELETE", "/v1/cache", headers=admin).status == 200
+    assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 0
+    assert os.path.exists(path)
+    assert fetch_url(g, second["preview_url"]).body.startswith(PNG)
+    # The last reference goes: so does the file.
+    for e in g.get("/v1/gallery", admin).json()["data"]:
+        assert run_cli(g, "gallery", "delete", e["id"]).returncode == 0
+    assert not os.path.exists(path)
+    assert db_rows(g, "SELECT count(*) FROM cache_blobs")[0][0] == 0
+    out = run_cli(g, "gallery", "delete", first["id"])
+    assert out.returncode == 1 and "no such entry" in out.stderr
+
+
+def test_cache_eviction_spares_gallery_images(make_gateway, mock):
+    """A 1 MiB cap and 300 kB images.  While the gallery shows them, their
+    files are the gallery's: they do not count against the cap and nothing is
+    evicted.  Once the entries are deleted, the next store evicts the cache's
+    own entries down to 90 % of the cap, files and all."""
+    g = make_gateway(settings(mock, cache_max_size_mb=1))
+    urls = []
+    for i in range(6):
+        r = g.generate(prompt=unique_prompt(f"big {i}", "mock:bytes=300000"))
+        assert r.status == 200, r
+        assert wait_entries(g, i + 1) == i + 1
+        urls.append(newest(g)["preview_url"])
+    assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 6
+    assert all(fetch_url(g, u).status == 200 for u in urls)
+    for e in g.get("/v1/gallery").json()["data"]:
+        assert run_cli(g, "gallery", "delete", e["id"]).returncode == 0
+    assert all(os.path.exists(blob_file(g, u)) for u in urls)  # the cache still has them
+    assert g.generate(prompt=unique_prompt("one more", "mock:bytes=300000")).status == 200
+    assert wait_entries(g, 1) == 1
+    # 90 % of 1 MiB holds three: the new image and two of the old ones (the
+    # least recently used go first; these were all made in the same second).
+    assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 3
+    cached = {b for (b,) in db_rows(g, "SELECT blob FROM cache_entries")}
+    kept = [os.path.exists(blob_file(g, u)) for u in urls]
+    assert sum(kept) == 2, kept
+    assert kept == [u.split("/v1/files/")[1][:64] in cached for u in urls]
+
+
+def test_gallery_max_entries_drops_the_oldest(make_gateway, mock):
+    g = make_gateway(settings(mock, gallery_max_entries=3))
+    for i in range(5):
+        assert g.generate(prompt=unique_prompt(f"keep {i}"), model="local-preview").status == 200
+        wait_entries(g, min(i + 1, 3))
+        time.sleep(0.05)
+    time.sleep(0.2)
+    data = g.get("/v1/gallery").json()["data"]
+    assert [e["prompt"].split()[1] for e in data] == ["4", "3", "2"]
+    lines = cli_lines(g, "gallery", "list")
+    assert len(lines) == 3 and all(GAL_ID.match(l.split()[0]) for l in lines)
