@@ -74,6 +74,16 @@ static const struct config_key config_keys[] = {
 	{"enhance_model", NULL, CT_STRING, OFF(enhance_model), "gemini-2.5-flash", 0, 0, NULL,
 	 "Gemini text model POST /v1/prompts/enhance rewrites prompts with; a request may name "
 	 "another gemini-* text model."},
+	{"vertex_base_url", "VERTEX_BASE_URL", CT_URL, OFF(vertex_base_url), "", 0, 0, NULL,
+	 "Base URL of Vertex AI; empty: Google's host for each account's location "
+	 "(aiplatform.googleapis.com for global, LOCATION-aiplatform.googleapis.com otherwise). "
+	 "Tests point it at a local mock."},
+	{"accounts_dir", NULL, CT_PATH, OFF(accounts_dir), "", 0, 0, NULL,
+	 "Directory whose *.json Google service-account key files join the pool as vertex "
+	 "accounts (vertex-dir-NAME); read at each use, so the keys stay in the files."},
+	{"gemini_providers", NULL, CT_STRING, OFF(gemini_providers), "gemini,vertex", 0, 0, NULL,
+	 "Which pool entries may serve the Gemini image models, in order of preference: gemini "
+	 "(API keys), vertex (service accounts), comma-separated."},
 	{"upstream_timeout_seconds", NULL, CT_INT, OFF(upstream_timeout_seconds), "180", 1, 3600, NULL,
 	 "Longest one upstream call may take (4K images are slow). Keep the web server's timeout above it."},
 	{"upstream_connect_timeout_seconds", NULL, CT_INT, OFF(upstream_connect_timeout_seconds), "10",
@@ -392,6 +402,32 @@ static void derive(struct config *cfg)
 		cfg->base_path[--bl] = '\0';
 }
 
+int config_provider_rank(const struct config *cfg, const char *order[2])
+{
+	const char *seen[2] = {NULL, NULL};
+	const char *p = cfg->gemini_providers;
+	int n = 0, bad = 0;
+	while (*p) {
+		p += strspn(p, ", ");
+		size_t len = strcspn(p, ", ");
+		if (!len)
+			break;
+		const char *name = len == 6 && strncmp(p, "gemini", 6) == 0   ? "gemini"
+				   : len == 6 && strncmp(p, "vertex", 6) == 0 ? "vertex"
+									      : NULL;
+		if (!name || n == 2 || (n == 1 && seen[0] == name))
+			bad = 1;
+		else
+			seen[n++] = name;
+		p += len;
+	}
+	if (order) {
+		order[0] = seen[0];
+		order[1] = seen[1];
+	}
+	return bad || n == 0 ? -1 : 0;
+}
+
 int config_load(struct config *cfg, struct buf *errs, struct buf *warns)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -420,6 +456,11 @@ int config_load(struct config *cfg, struct buf *errs, struct buf *warns)
 			buf_printf(errs, "%s: '%s' is not an address or CIDR\n", lists[i][0], bad);
 			rc = -1;
 		}
+	}
+	if (config_provider_rank(cfg, NULL) != 0) {
+		buf_printf(errs, "gemini_providers = '%s' must list gemini and/or vertex\n",
+			   cfg->gemini_providers);
+		rc = -1;
 	}
 	if (cfg->base_path[0] && cfg->base_path[0] != '/') {
 		buf_printf(errs, "base_path = '%s' must start with '/'\n", cfg->base_path);

@@ -30,6 +30,9 @@ struct config {
 	char *gemini_api_keys;
 	char *gemini_pro_image_model;
 	char *enhance_model;
+	char *vertex_base_url;
+	char *accounts_dir;
+	char *gemini_providers;
 	int upstream_timeout_seconds;
 	int upstream_connect_timeout_seconds;
 	int retry_max;
@@ -76,6 +79,10 @@ struct config {
  * The config owns its strings; free with config_free. */
 int config_load(struct config *cfg, struct buf *errs, struct buf *warns);
 void config_free(struct config *cfg);
+/* gemini_providers as a list: order[0], order[1] ("gemini", "vertex" or
+ * NULL).  order may be NULL (only checks).  0, or -1 for an unknown name,
+ * a repeat or an empty list. */
+int config_provider_rank(const struct config *cfg, const char *order[2]);
 /* Prints the effective configuration with secrets masked and where each
  * value came from (default, file, env NAME). */
 void config_print(const struct config *cfg, FILE *out);

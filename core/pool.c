@@ -457,7 +457,9 @@ int pool_add(sqlite3 *db, const char *provider, const char *label, const char *k
 {
 	char key[512] = "";
 	if (strcmp(provider, "gemini") != 0 && strcmp(provider, "openai") != 0) {
-		snprintf(err, err_len, "provider must be gemini or openai");
+		snprintf(err, err_len,
+			 "provider must be gemini or openai (vertex accounts are added with "
+			 "--service-account)");
 		return -1;
 	}
 	if (!label || !*label || strlen(label) >= 64 || strncmp(label, "gemini-env-", 11) == 0) {
@@ -575,8 +577,9 @@ int pool_list(sqlite3 *db, FILE *out)
 		"SELECT a.label, a.provider, a.source, a.enabled, a.disabled_reason, "
 		"a.cooldown_until, coalesce(m.requests, 0), a.rpm_limit, coalesce(d.images, 0), "
 		"a.daily_limit, a.total_requests, a.total_images, a.consecutive_failures, "
-		"a.last_error, a.last_used, a.fingerprint FROM accounts a LEFT JOIN account_usage "
-		"m "
+		"a.last_error, a.last_used, a.fingerprint, t.expires, a.project, a.location "
+		"FROM accounts a LEFT JOIN vertex_tokens t ON t.account_id = a.id AND t.token IS "
+		"NOT NULL LEFT JOIN account_usage m "
 		"ON m.account_id = a.id AND m.window = :minute LEFT JOIN account_usage d ON "
 		"d.account_id = a.id AND d.window = :day ORDER BY a.provider, a.label");
 	if (!st)
@@ -599,8 +602,20 @@ int pool_list(sqlite3 *db, FILE *out)
 			gmtime_r(&t, &tm);
 			strftime(ts, sizeof ts, "%H:%M:%SZ", &tm);
 			snprintf(state, sizeof state, "cooling until %s (%lds)", ts, cool - now);
+		} else if (sqlite3_column_int64(st, 16) > now) {
+			snprintf(state, sizeof state, "active, token %llds",
+				 (long long)sqlite3_column_int64(st, 16) - now);
 		} else {
 			snprintf(state, sizeof state, "active");
+		}
+		if (sqlite3_column_type(st, 17) == SQLITE_TEXT) {
+			/* Vertex: where its calls go. */
+			size_t l = strlen(state);
+			snprintf(state + l, sizeof state - l, " [%.24s/%.16s]",
+				 (const char *)sqlite3_column_text(st, 17),
+				 sqlite3_column_type(st, 18) == SQLITE_TEXT
+					 ? (const char *)sqlite3_column_text(st, 18)
+					 : "global");
 		}
 		if (sqlite3_column_type(st, 7) == SQLITE_NULL)
 			snprintf(rpm, sizeof rpm, "%d/-", sqlite3_column_int(st, 6));
