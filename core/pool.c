@@ -188,9 +188,10 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 	*retry_after = 0;
 	if (!db) {
 		/* No database: the configuration's first key, without counters. */
-		if (!cfg->gemini_key)
+		if (!cfg->gemini_key || strcmp(provider, "gemini") != 0)
 			return IMG_UPSTREAM_AUTH;
 		snprintf(k->label, sizeof k->label, "gemini-env-1");
+		snprintf(k->provider, sizeof k->provider, "gemini");
 		snprintf(k->secret, sizeof k->secret, "%s", cfg->gemini_key);
 		return IMG_OK;
 	}
@@ -241,10 +242,13 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 	db_bind_int64(pick, ":images", images);
 	db_bind_int64(pick, ":avoid", avoid);
 	int found = 0;
-	/* The first row whose key can be read (an unset variable skips its row). */
+	/* The first row whose key can be read (an unset variable skips its row);
+	 * a vertex account's credential is its token, fetched by the caller. */
+	int is_vertex = strcmp(provider, "vertex") == 0;
 	while (!found && sqlite3_step(pick) == SQLITE_ROW) {
-		if (resolve_secret(cfg, pick, k) != 0)
+		if (!is_vertex && resolve_secret(cfg, pick, k) != 0)
 			continue;
+		snprintf(k->provider, sizeof k->provider, "%s", provider);
 		k->id = (long)sqlite3_column_int64(pick, 0);
 		snprintf(k->label, sizeof k->label, "%s",
 			 (const char *)sqlite3_column_text(pick, 1));
@@ -284,6 +288,41 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 		return IMG_QUOTA_EXHAUSTED;
 	}
 	return IMG_OK;
+}
+
+enum img_err pool_take_first(const struct config *cfg, sqlite3 *db, const char *const *providers,
+			     int images, long avoid, struct pool_key *k, int *retry_after)
+{
+	enum img_err worst = IMG_UPSTREAM_AUTH;
+	int soonest = 0;
+	for (int i = 0; providers[i]; i++) {
+		int ra = 0;
+		enum img_err rc = pool_take(cfg, db, providers[i], images, avoid, k, &ra);
+		if (rc == IMG_OK)
+			return IMG_OK;
+		if (rc == IMG_QUOTA_EXHAUSTED) {
+			worst = IMG_QUOTA_EXHAUSTED;
+			if (soonest == 0 || (ra > 0 && ra < soonest))
+				soonest = ra;
+		}
+	}
+	memset(k, 0, sizeof *k);
+	*retry_after = worst == IMG_QUOTA_EXHAUSTED ? (soonest > 0 ? soonest : 1) : 0;
+	return worst;
+}
+
+int pool_enabled_count(sqlite3 *db, const char *provider)
+{
+	if (!db)
+		return -1;
+	sqlite3_stmt *st = db_stmt(
+		db, "SELECT count(*) FROM accounts WHERE provider = :provider AND enabled = 1");
+	if (!st)
+		return -1;
+	db_bind_text(st, ":provider", provider);
+	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_reset(st);
+	return n;
 }
 
 /* One outcome update; best effort (a lost update only delays a cooldown). */

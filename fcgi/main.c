@@ -18,6 +18,7 @@
 #include "filter.h"
 #include "log.h"
 #include "pool.h"
+#include "vertex.h"
 #include "route.h"
 #include "upstream.h"
 
@@ -287,8 +288,17 @@ static int app_start(struct app *app)
 	buf_free(&ferrs);
 	/* The environment's upstream keys join the pool; keys added with
 	 * `imagegw account add` make Gemini available even without them. */
-	if (pool_sync(&app->cfg, app->db) > 0)
-		app->cfg.gemini_configured = 1;
+	int gemini_keys = pool_sync(&app->cfg, app->db);
+	vertex_sync_dir(&app->cfg, app->db);
+	/* Gemini's models are served when some provider of gemini_providers has
+	 * an enabled entry (an API key, or a Vertex service account). */
+	const char *order[2];
+	config_provider_rank(&app->cfg, order);
+	app->cfg.gemini_configured = 0;
+	for (int i = 0; i < 2 && order[i]; i++)
+		if (strcmp(order[i], "gemini") == 0 ? gemini_keys > 0 || app->cfg.gemini_key
+						    : pool_enabled_count(app->db, "vertex") > 0)
+			app->cfg.gemini_configured = 1;
 	if (db_meta_get(app->db, "log_salt", app->log_salt, sizeof app->log_salt) != 0) {
 		/* No database: a per-process salt still hides the addresses. */
 		unsigned char r[16];
