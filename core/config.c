@@ -277,6 +277,67 @@ static char *default_config_path(void)
 	return buf_detach(&b, NULL);
 }
 
+/* One "key = value" line (already NUL-terminated, without its newline). */
+static int parse_line(struct config *cfg, char *line, const char *origin, struct buf *errs,
+		      struct buf *warns)
+{
+	char *s = trim(line);
+	if (*s == '\0' || *s == '#')
+		return 0;
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		buf_printf(errs, "%s: expected 'key = value'\n", origin);
+		return -1;
+	}
+	*eq = '\0';
+	char *key = trim(s), *val = eq + 1;
+	/* A '#' after white space starts a comment, as on a line of its own. */
+	for (char *h = strchr(val, '#'); h; h = strchr(h + 1, '#'))
+		if (h > val && isspace((unsigned char)h[-1])) {
+			*h = '\0';
+			break;
+		}
+	val = trim(val);
+	size_t vl = strlen(val);
+	if (vl >= 2 &&
+	    ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
+		val[vl - 1] = '\0';
+		val++;
+	}
+	const struct config_key *k = find_key(key);
+	if (!k) {
+		buf_printf(warns, "%s: unknown key '%.100s' ignored\n", origin, key);
+		return 0;
+	}
+	if (set_value(cfg, k, val, origin, errs) != 0)
+		return -1;
+	cfg->source[k - config_keys] = SRC_FILE;
+	return 0;
+}
+
+int config_parse_text(struct config *cfg, const char *text, size_t len, const char *name,
+		      struct buf *errs, struct buf *warns)
+{
+	int lineno = 0, rc = 0;
+	char line[8192];
+	for (size_t pos = 0; pos < len;) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char origin[4200];
+		snprintf(origin, sizeof origin, "%s:%d", name, ++lineno);
+		if (n >= sizeof line || memchr(text + pos, '\0', n)) {
+			buf_printf(errs, "%s: line too long or not text\n", origin);
+			rc = -1;
+		} else {
+			memcpy(line, text + pos, n);
+			line[n] = '\0';
+			rc |= parse_line(cfg, line, origin, errs, warns);
+		}
+		pos += n + (nl ? 1 : 0);
+	}
+	return rc;
+}
+
 static int load_file(struct config *cfg, const char *path, int must_exist, struct buf *errs,
 		     struct buf *warns)
 {
@@ -288,47 +349,19 @@ static int load_file(struct config *cfg, const char *path, int must_exist, struc
 		return -1;
 	}
 	cfg->config_path = xstrdup(path);
-	char line[8192];
-	int lineno = 0, rc = 0;
-	while (fgets(line, sizeof line, f)) {
-		lineno++;
-		char *s = trim(line);
-		if (*s == '\0' || *s == '#')
-			continue;
-		char *eq = strchr(s, '=');
-		char origin[4200];
-		snprintf(origin, sizeof origin, "%s:%d", path, lineno);
-		if (!eq) {
-			buf_printf(errs, "%s: expected 'key = value'\n", origin);
-			rc = -1;
-			continue;
-		}
-		*eq = '\0';
-		char *key = trim(s), *val = eq + 1;
-		/* A '#' after white space starts a comment, as on a line of its own. */
-		for (char *h = strchr(val, '#'); h; h = strchr(h + 1, '#'))
-			if (h > val && isspace((unsigned char)h[-1])) {
-				*h = '\0';
-				break;
-			}
-		val = trim(val);
-		size_t vl = strlen(val);
-		if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
-				(val[0] == '\'' && val[vl - 1] == '\''))) {
-			val[vl - 1] = '\0';
-			val++;
-		}
-		const struct config_key *k = find_key(key);
-		if (!k) {
-			buf_printf(warns, "%s: unknown key '%s' ignored\n", origin, key);
-			continue;
-		}
-		if (set_value(cfg, k, val, origin, errs) != 0)
-			rc = -1;
-		else
-			cfg->source[k - config_keys] = SRC_FILE;
-	}
+	struct buf text = BUF_INIT;
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&text, chunk, n);
+	int failed = ferror(f);
 	fclose(f);
+	int rc = failed ? -1
+			: config_parse_text(cfg, text.data ? text.data : "", text.len, path, errs,
+					    warns);
+	if (failed)
+		buf_printf(errs, "config file %s: read error\n", path);
+	buf_free(&text);
 	return rc;
 }
 

@@ -79,6 +79,10 @@ struct config {
  * The config owns its strings; free with config_free. */
 int config_load(struct config *cfg, struct buf *errs, struct buf *warns);
 void config_free(struct config *cfg);
+/* Applies the "key = value" lines of text (a config file's contents; name
+ * is used in messages) over cfg.  0, or -1 with reasons in errs. */
+int config_parse_text(struct config *cfg, const char *text, size_t len, const char *name,
+		      struct buf *errs, struct buf *warns);
 /* gemini_providers as a list: order[0], order[1] ("gemini", "vertex" or
  * NULL).  order may be NULL (only checks).  0, or -1 for an unknown name,
  * a repeat or an empty list. */

@@ -55,7 +55,8 @@ static int token_uri_ok(const char *u)
 	if (strncmp(u, "https://", 8) == 0)
 		return u[8] != '\0';
 	static const char *const local[] = {"http://127.0.0.1:", "http://127.0.0.1/",
-					    "http://localhost:", "http://localhost/", "http://[::1]"};
+					    "http://localhost:", "http://localhost/",
+					    "http://[::1]"};
 	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++)
 		if (strncmp(u, local[i], strlen(local[i])) == 0)
 			return 1;
@@ -214,8 +215,9 @@ static enum img_err exchange(const struct config *cfg, const struct vertex_sa *s
 			     size_t token_len, long *lifetime, struct img_error *e)
 {
 	long now = (long)time(NULL);
-	struct jwt_claims c = {sa->client_email, SCOPE, sa->token_uri, now,
-			       now + ASSERTION_LIFETIME, sa->private_key_id};
+	struct jwt_claims c = {
+		sa->client_email,  SCOPE, sa->token_uri, now, now + ASSERTION_LIFETIME,
+		sa->private_key_id};
 	struct upstream_xfer x = {0};
 	char why[200];
 	if (jwt_sign_rs256(&x.body, &c, sa->private_key, why, sizeof why) != 0) {
@@ -236,7 +238,8 @@ static enum img_err exchange(const struct config *cfg, const struct vertex_sa *s
 	x.max_response = 64 * 1024;
 	enum img_err rc = IMG_OK;
 	if (upstream_perform(&x) != 0) {
-		rc = err_set(e, x.fail == UPSTREAM_TIMEOUT ? IMG_UPSTREAM_TIMEOUT : IMG_NETWORK_ERROR,
+		rc = err_set(e,
+			     x.fail == UPSTREAM_TIMEOUT ? IMG_UPSTREAM_TIMEOUT : IMG_NETWORK_ERROR,
 			     NULL, "Vertex token endpoint unreachable: %s", x.error);
 		goto out;
 	}
@@ -259,8 +262,9 @@ static enum img_err exchange(const struct config *cfg, const struct vertex_sa *s
 			kind = IMG_UPSTREAM_AUTH; /* invalid_grant, invalid_client, ... */
 		else if (x.status == 429)
 			kind = IMG_QUOTA_EXHAUSTED;
-		rc = err_set(e, kind, NULL, "Vertex token endpoint refused (HTTP %ld%s%.40s%s%.120s).",
-			     x.status, code ? ", " : "", code ? code : "", desc ? ": " : "",
+		rc = err_set(e, kind, NULL,
+			     "Vertex token endpoint refused (HTTP %ld%s%.40s%s%.120s).", x.status,
+			     code ? ", " : "", code ? code : "", desc ? ": " : "",
 			     desc ? desc : "");
 		e->upstream_status = (int)x.status;
 	}
@@ -401,8 +405,9 @@ enum img_err vertex_authorize(const struct config *cfg, struct sqlite3 *db, long
 			store(db, account_id, NULL, 0, 0);
 			if (usable(&c, (long)time(NULL)) && rc != IMG_UPSTREAM_AUTH) {
 				/* The refresh failed but the old token still works. */
-				log_msg(LOG_WARN, "vertex token refresh failed (%s); using the "
-						  "current token until it expires",
+				log_msg(LOG_WARN,
+					"vertex token refresh failed (%s); using the "
+					"current token until it expires",
 					e->message);
 				err_clear(e);
 				rc = IMG_OK;
@@ -495,8 +500,9 @@ int vertex_account_add(struct sqlite3 *db, const char *label, const char *sa_fil
 	const char *loc = location ? location : "global";
 	int rc = -1;
 	if (!proj || !project_ok(proj)) {
-		snprintf(err, err_len, "%s", proj ? "--project is not a valid project id"
-						  : "the key file has no project_id: give --project");
+		snprintf(err, err_len, "%s",
+			 proj ? "--project is not a valid project id"
+			      : "the key file has no project_id: give --project");
 		goto out;
 	}
 	if (!location_ok(loc)) {
@@ -584,8 +590,9 @@ int vertex_sync_dir(const struct config *cfg, struct sqlite3 *db)
 		return -1;
 	}
 	/* The labels seen in this pass; dir accounts not among them are gone. */
-	sqlite3_exec(db, "CREATE TEMP TABLE IF NOT EXISTS vertex_dir_seen(label TEXT PRIMARY KEY); "
-			 "DELETE FROM vertex_dir_seen",
+	sqlite3_exec(db,
+		     "CREATE TEMP TABLE IF NOT EXISTS vertex_dir_seen(label TEXT PRIMARY KEY); "
+		     "DELETE FROM vertex_dir_seen",
 		     NULL, NULL, NULL);
 	sqlite3_stmt *seen = db_stmt(db, "INSERT OR IGNORE INTO vertex_dir_seen VALUES (:label)");
 	sqlite3_stmt *up = db_stmt(

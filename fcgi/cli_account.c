@@ -61,16 +61,18 @@ int cli_account(int argc, char **argv)
 			if (vertex_account_add(db, opt(argc, argv, "--label"),
 					       opt(argc, argv, "--service-account"),
 					       opt(argc, argv, "--project"),
-					       opt(argc, argv, "--location"), daily ? atol(daily) : 0,
-					       rpm ? atol(rpm) : 0, err, sizeof err) == 0) {
+					       opt(argc, argv, "--location"),
+					       daily ? atol(daily) : 0, rpm ? atol(rpm) : 0, err,
+					       sizeof err) == 0) {
 				printf("added %s (the service-account key is stored in the "
 				       "database, never shown)\n",
 				       opt(argc, argv, "--label"));
 				rc = 0;
 			}
 		} else if (pool_add(db, provider ? provider : "gemini", opt(argc, argv, "--label"),
-			     opt(argc, argv, "--key-file"), opt(argc, argv, "--key-env"),
-			     daily ? atol(daily) : 0, rpm ? atol(rpm) : 0, err, sizeof err) == 0) {
+				    opt(argc, argv, "--key-file"), opt(argc, argv, "--key-env"),
+				    daily ? atol(daily) : 0, rpm ? atol(rpm) : 0, err,
+				    sizeof err) == 0) {
 			printf("added %s (the key is stored, never shown)\n",
 			       opt(argc, argv, "--label"));
 			rc = 0;

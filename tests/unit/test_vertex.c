@@ -6,23 +6,22 @@
 #include "unit.h"
 
 /* A throwaway 1024-bit test key (generated for this test only). */
-static const char test_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAK3oQCRyALgZGk35\n"
-	"LnsP+GIbSslktB+qMRx8Qw8QlFaTcGo6asupdilQni2t52qc/CplEPDIUe4WQPi/\n"
-	"W+xSIVwdyT7j4IO3otVFzc+coHm6lKnvUC8VF8N6eKtb+89IBFM98tSWCILWHkAl\n"
-	"0rSav1RFoXFyASRA38fsNHxS1Z4VAgMBAAECgYAeP4JAlI+pdbxMiaXbA8kZD1Qv\n"
-	"uVNXGpwWL0reqOyULmrkHysKJ3yE7R/GJDRXJ9z4ZsHOj5kohzhfy7DqZtKkUKVU\n"
-	"c7wnN2wYqd6OjSr2cmYbWBRqThYEm19LcVmuNXKiJXpSEhTA3VDXh3N1mBl983XV\n"
-	"Yx6a9s5ZQkz/LdxYdQJBANZN2+S461THJJDvwZZ66t3XGjKqgBdyiBfjIP5BRiMC\n"
-	"MTdq7KcW0hE7nz3FhCviwYmLnqMeXTByPVUPqz5/zvsCQQDPvkmHGjvYiBloMMIw\n"
-	"bH1KulVRtQOIyeP4KEkzXrEju1TkAJVkC23ApbQDAGMWA/Ds0v3WxNEMfZ6ywvS5\n"
-	"QXovAkEAlrWwo9xsG3XlQExsPzB4RcTFNsZzSIoSLYJcrJIpCeu7wvZeMW+6EcZ1\n"
-	"SZLDTb2tT9axnJN5A94DRfO8ATsOywJBAMlunujrHQA15zzJmmFNsKcWyceyFr05\n"
-	"1Vw349J1jJky+XsivbgGBON5SHRomastIxze8NagfHr6CzkWJCjFPm0CQDRteWj1\n"
-	"ZVQgCOspACMwsSf2/JqkuzYo9dv4Mhl8PY0IXwW71oqDAaQzSXjknxaTP95q112P\n"
-	"Eg0jFbVaSsolAH0=\n"
-	"-----END PRIVATE KEY-----\n";
+static const char test_pem[] = "-----BEGIN PRIVATE KEY-----\n"
+			       "MIICdwIBADANBgkqhkiG9w0BAQEFAASCAmEwggJdAgEAAoGBAK3oQCRyALgZGk35\n"
+			       "LnsP+GIbSslktB+qMRx8Qw8QlFaTcGo6asupdilQni2t52qc/CplEPDIUe4WQPi/\n"
+			       "W+xSIVwdyT7j4IO3otVFzc+coHm6lKnvUC8VF8N6eKtb+89IBFM98tSWCILWHkAl\n"
+			       "0rSav1RFoXFyASRA38fsNHxS1Z4VAgMBAAECgYAeP4JAlI+pdbxMiaXbA8kZD1Qv\n"
+			       "uVNXGpwWL0reqOyULmrkHysKJ3yE7R/GJDRXJ9z4ZsHOj5kohzhfy7DqZtKkUKVU\n"
+			       "c7wnN2wYqd6OjSr2cmYbWBRqThYEm19LcVmuNXKiJXpSEhTA3VDXh3N1mBl983XV\n"
+			       "Yx6a9s5ZQkz/LdxYdQJBANZN2+S461THJJDvwZZ66t3XGjKqgBdyiBfjIP5BRiMC\n"
+			       "MTdq7KcW0hE7nz3FhCviwYmLnqMeXTByPVUPqz5/zvsCQQDPvkmHGjvYiBloMMIw\n"
+			       "bH1KulVRtQOIyeP4KEkzXrEju1TkAJVkC23ApbQDAGMWA/Ds0v3WxNEMfZ6ywvS5\n"
+			       "QXovAkEAlrWwo9xsG3XlQExsPzB4RcTFNsZzSIoSLYJcrJIpCeu7wvZeMW+6EcZ1\n"
+			       "SZLDTb2tT9axnJN5A94DRfO8ATsOywJBAMlunujrHQA15zzJmmFNsKcWyceyFr05\n"
+			       "1Vw349J1jJky+XsivbgGBON5SHRomastIxze8NagfHr6CzkWJCjFPm0CQDRteWj1\n"
+			       "ZVQgCOspACMwsSf2/JqkuzYo9dv4Mhl8PY0IXwW71oqDAaQzSXjknxaTP95q112P\n"
+			       "Eg0jFbVaSsolAH0=\n"
+			       "-----END PRIVATE KEY-----\n";
 
 /* What `openssl dgst -sha256 -sign` gives for the same header and claims:
  * RSASSA-PKCS1-v1_5 is deterministic, so the whole token must match. */
@@ -57,8 +56,12 @@ TEST(b64url_vectors)
 
 TEST(sign_matches_openssl)
 {
-	struct jwt_claims c = {"sa@p.iam.gserviceaccount.com", SCOPE,
-			       "https://oauth2.googleapis.com/token", 1700000000, 1700003600, "k1"};
+	struct jwt_claims c = {"sa@p.iam.gserviceaccount.com",
+			       SCOPE,
+			       "https://oauth2.googleapis.com/token",
+			       1700000000,
+			       1700003600,
+			       "k1"};
 	struct buf out = BUF_INIT;
 	char err[200] = "";
 	CHECK_INT(jwt_sign_rs256(&out, &c, test_pem, err, sizeof err), 0);
