@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -334,6 +335,29 @@ static void app_stop(struct app *app)
 	log_close();
 }
 
+/* SIGTERM (the web server stopping or recycling its responders) and SIGINT:
+ * between requests the process leaves at once; during one it finishes the
+ * request, reply and after-send work included, then leaves. */
+static volatile sig_atomic_t stop_requested, serving;
+
+static void on_stop(int sig)
+{
+	if (!serving)
+		_exit(0);
+	stop_requested = sig;
+}
+
+static void on_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART; /* the request in progress carries on */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
 static int run_fcgi(void)
 {
 	struct app app;
@@ -345,8 +369,15 @@ static int run_fcgi(void)
 	FCGX_Request req;
 	FCGX_InitRequest(&req, 0, 0);
 	struct http_io io = {fcgi_param, fcgi_read, fcgi_write, fcgi_finish, &req};
-	while (FCGX_Accept_r(&req) >= 0)
+	on_stop_signals();
+	while (!stop_requested && FCGX_Accept_r(&req) >= 0) {
+		serving = 1;
 		serve_one(&app, &io); /* finishes the request itself (io.finish) */
+		serving = 0;
+	}
+	if (stop_requested)
+		log_msg(LOG_INFO, "stopping on signal %d after the current request",
+			(int)stop_requested);
 	app_stop(&app);
 	return 0;
 }
