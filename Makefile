@@ -35,7 +35,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
 
 .PHONY: all run test unit integration bench deps install clean san fmt fmt-check \
-        test-live fuzz fuzz-smoke valgrind docs
+        test-live fuzz fuzz-smoke valgrind docs loadtest
 all: $(BUILD)/imagegw
 
 # --- generated: the SQL migrations and the content filter list, compiled in ---
@@ -163,6 +163,11 @@ $(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/rel/libcore.a
 $(BUILD)/bench_quota: tests/bench/bench_quota.c $(BUILD)/rel/libcore.a
 	@echo "  LD      $@"
 	@$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(BUILD)/rel/libcore.a $(LIBS)
+
+# wrk against lighttpd + imagegw: hits, misses, a mix at 50 and 200
+# connections (LOAD_SECONDS each), memory over 100 000 hits, and valgrind.
+loadtest: $(BUILD)/imagegw
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw $(PYTHON) tests/bench/loadtest.py
 
 bench: $(BUILD)/imagegw $(BUILD)/bench_lookup $(BUILD)/bench_quota
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw IMAGEGW_BENCH_LOOKUP=$(CURDIR)/$(BUILD)/bench_lookup \
