@@ -61,6 +61,19 @@ int cache_blob_path(const struct config *cfg, const char *hex, const char *ext, 
 	return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
+void cache_key_inputs(const struct gen_req *r, struct cache_inputs *in)
+{
+	int n = 0;
+	for (int i = 0; i < r->ninputs && i < GEN_MAX_INPUTS; i++)
+		in->list[n++] = r->inputs[i].sha256;
+	in->mask[0] = '\0';
+	if (r->mask) {
+		snprintf(in->mask, sizeof in->mask, "mask:%s", r->mask->sha256);
+		in->list[n++] = in->mask;
+	}
+	in->list[n] = NULL;
+}
+
 void cache_key_build(const struct gen_plan *p, const struct gen_req *r, const char *const *inputs,
 		     int slot, struct cache_key *k, struct buf *canon)
 {
@@ -71,9 +84,11 @@ void cache_key_build(const struct gen_plan *p, const struct gen_req *r, const ch
 
 	struct buf b = BUF_INIT;
 	buf_printf(&b, "%s\nprovider=%s\nupstream=%s\nimage_size=%s\naspect_ratio=%s\n",
-		   KEY_VERSION, p->model.provider == PROVIDER_LOCAL ? "local" : "gemini",
+		   KEY_VERSION, model_provider_name(p->model.provider),
 		   p->model.provider == PROVIDER_LOCAL ? p->model.family : p->model.upstream,
 		   p->image_size, p->aspect_ratio);
+	if (p->upstream_size[0]) /* openai: 256x256 and 512x512 share ratio and class */
+		buf_printf(&b, "size=%s\n", p->upstream_size);
 	buf_printf(&b, "quality=%s\nstyle=%s\nsafety=%s\n", r->quality ? r->quality : "",
 		   r->style ? r->style : "", safety_name(p->safety));
 	if (r->has_seed)
@@ -427,7 +442,7 @@ static void purge_some(sqlite3 *db, long now)
 static void params_json(const struct gen_plan *p, const struct cache_key *k, struct buf *out)
 {
 	buf_puts(out, "{\"provider\":");
-	json_put_cstr(out, p->model.provider == PROVIDER_LOCAL ? "local" : "gemini");
+	json_put_cstr(out, model_provider_name(p->model.provider));
 	buf_puts(out, ",\"upstream\":");
 	json_put_cstr(out, p->model.upstream);
 	buf_puts(out, ",\"image_size\":");

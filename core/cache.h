@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "genreq.h"
 
 struct config;
 struct gen_plan;
@@ -36,6 +37,16 @@ struct cache_stats {
 	long long max_bytes;
 	double hits, misses, evictions, cost_saved_usd;
 };
+
+/* What of an edit's uploads goes into its key: the SHA-256 of each input
+ * image in upload order, then "mask:" and the mask's (so an image sent as
+ * the mask never keys like the same image sent as an input). */
+struct cache_inputs {
+	const char *list[GEN_MAX_INPUTS + 2]; /* NULL-terminated; points into r and mask */
+	char mask[72];
+};
+/* Fills in from r (no inputs: an empty list); valid while r is. */
+void cache_key_inputs(const struct gen_req *r, struct cache_inputs *in);
 
 /* Builds the key of one slot of a plan.  inputs: the SHA-256 hex of every
  * input image and the mask (edits), NULL-terminated, or NULL.  canon (may be

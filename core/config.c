@@ -48,13 +48,16 @@ static const struct config_key config_keys[] = {
 	 "URL prefix the gateway is mounted under on shared hosting, e.g. /imagegw; empty for the root."},
 	{"default_model", NULL, CT_STRING, OFF(default_model), "", 0, 0, NULL,
 	 "Model used when a request names none; empty means gemini-3-pro-image when a Gemini key "
-	 "is configured, else local-preview."},
+	 "is configured, else gpt-image-1 when an OpenAI key is, else local-preview."},
 	{"max_prompt_chars", NULL, CT_INT, OFF(max_prompt_chars), "8000", 1, 1000000, NULL,
 	 "Longest prompt accepted, in characters (Unicode code points)."},
 	{"max_n", NULL, CT_INT, OFF(max_n), "10", 1, 10, NULL,
 	 "Largest n (images per request) accepted."},
 	{"max_body_bytes", NULL, CT_LONG, OFF(max_body_bytes), "1048576", 1024, 1073741824, NULL,
 	 "Largest JSON request body accepted, in bytes; larger bodies get 413."},
+	{"max_upload_mb", NULL, CT_INT, OFF(max_upload_mb), "20", 1, 1024, NULL,
+	 "Largest file accepted by /v1/images/edits, per image or mask, in MiB; a whole upload "
+	 "may be up to 14 images plus a mask of this size and 1 MiB of form fields. Larger: 413."},
 	{"safety_threshold", "GEMINI_IMAGE_SAFETY_THRESHOLD", CT_ENUM, OFF(safety_threshold), "OFF",
 	 0, 0, "OFF|LOW|MEDIUM|HIGH",
 	 "Safety threshold sent to Gemini when a request sets none (OFF, LOW=BLOCK_ONLY_HIGH, "
@@ -68,6 +71,16 @@ static const struct config_key config_keys[] = {
 	 "Gemini API key. Never logged or shown."},
 	{"gemini_api_keys", "GEMINI_API_KEYS", CT_SECRET, OFF(gemini_api_keys), "", 0, 0, NULL,
 	 "Comma-separated Gemini API keys; each joins the key pool as gemini-env-N."},
+	{"openai_base_url", "OPENAI_BASE_URL", CT_URL, OFF(openai_base_url), "https://api.openai.com",
+	 0, 0, NULL,
+	 "Base URL of the OpenAI-compatible image API, with or without a trailing /v1 (tests point "
+	 "it at a local mock)."},
+	{"openai_api_key", "OPENAI_API_KEY", CT_SECRET, OFF(openai_api_key), "", 0, 0, NULL,
+	 "OpenAI API key; joins the key pool as openai-env-1 and makes the openai models "
+	 "available. Never logged or shown."},
+	{"openai_models", NULL, CT_STRING, OFF(openai_models), "", 0, 0, NULL,
+	 "Comma-separated extra model ids served by the openai provider (beside dall-e-2, "
+	 "dall-e-3 and gpt-image-1); they take the gpt-image-1 sizes and qualities."},
 	{"gemini_pro_image_model", NULL, CT_STRING, OFF(gemini_pro_image_model),
 	 "gemini-3-pro-image-preview", 0, 0, NULL,
 	 "Upstream model id the gemini-3-pro-image family is sent to."},
@@ -419,6 +432,7 @@ static void derive(struct config *cfg)
 			cfg->gemini_key = xstrndup(p, n);
 	}
 	cfg->gemini_configured = cfg->gemini_key != NULL;
+	cfg->openai_configured = cfg->openai_api_key[0] != '\0';
 	cfg->cache_on = cfg->cache_enabled && strcmp(cfg->cache_backend, "filesystem") == 0;
 	size_t ttl_key = (size_t)(find_key("cache_ttl_seconds") - config_keys);
 	cfg->cache_ttl = cfg->cache_ttl_seconds;
@@ -520,8 +534,9 @@ void config_free(struct config *cfg)
 void config_print(const struct config *cfg, FILE *out)
 {
 	fprintf(out, "# config file: %s\n", cfg->config_path ? cfg->config_path : "(none)");
-	fprintf(out, "# effective: gemini %s; cache %s, TTL %ld s, in %s\n",
+	fprintf(out, "# effective: gemini %s; openai %s; cache %s, TTL %ld s, in %s\n",
 		cfg->gemini_configured ? "configured" : "not configured",
+		cfg->openai_configured ? "configured" : "not configured",
 		cfg->cache_on ? "on" : "off", cfg->cache_ttl, cfg->cache_dir);
 	for (size_t i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];

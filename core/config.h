@@ -22,6 +22,7 @@ struct config {
 	int max_prompt_chars;
 	int max_n;
 	long max_body_bytes;
+	int max_upload_mb; /* per file of an edit (SPEC 2.2) */
 	char *safety_threshold;
 	char *default_image_size;
 	/* upstreams */
@@ -29,6 +30,9 @@ struct config {
 	char *gemini_api_key;
 	char *gemini_api_keys;
 	char *gemini_pro_image_model;
+	char *openai_base_url;
+	char *openai_api_key;
+	char *openai_models;
 	char *enhance_model;
 	char *vertex_base_url;
 	char *accounts_dir;
@@ -67,6 +71,7 @@ struct config {
 	char *config_path;		       /* the file read, or NULL */
 	int gemini_configured;		       /* a Gemini key is present */
 	char *gemini_key;		       /* the key used (first of the list) */
+	int openai_configured;		       /* an OpenAI key is present (env or pool) */
 	int cache_on;			       /* cache_enabled and a filesystem backend */
 	long cache_ttl;			       /* effective TTL in seconds */
 	unsigned char source[CONFIG_MAX_KEYS]; /* enum config_source per key */

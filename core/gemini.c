@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "genreq.h"
 #include "image.h"
 #include "json.h"
 #include "plan.h"
@@ -23,11 +24,45 @@ void gemini_url(struct buf *out, const char *base, const char *model)
 	buf_printf(out, "/v1beta/models/%s:generateContent", model);
 }
 
-void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_seed, long long seed)
+const char gemini_mask_text[] =
+	"The next image is a mask for the first image. Its transparent pixels mark the area to "
+	"change; everything else must stay exactly as it is in the first image.";
+
+/* One inline image part, base64-encoded straight into the body. */
+static void put_inline(struct buf *out, const struct gen_input *in)
 {
+	buf_puts(out, ",{\"inlineData\":{\"mimeType\":");
+	json_put_cstr(out, in->mime);
+	buf_puts(out, ",\"data\":\"");
+	b64_encode(out, in->bytes.data, in->bytes.len);
+	buf_puts(out, "\"}}");
+}
+
+void gemini_build_request(struct buf *out, const struct gen_plan *p, const struct gen_req *r)
+{
+	/* One allocation for the whole body: the images are most of it, and
+	 * each is encoded once, in place. */
+	size_t need = 1024 + 6 * strlen(p->revised_prompt) + sizeof gemini_mask_text;
+	for (int i = 0; i <= r->ninputs; i++) {
+		const struct gen_input *in = i < r->ninputs ? &r->inputs[i] : r->mask;
+		if (in)
+			need += 64 + (in->bytes.len + 2) / 3 * 4;
+	}
+	buf_grow(out, need);
 	buf_puts(out, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":");
 	json_put_cstr(out, p->revised_prompt);
-	buf_puts(out, "}]}],\"generationConfig\":{\"responseModalities\":[\"TEXT\",\"IMAGE\"]");
+	buf_putc(out, '}');
+	/* Edits: the images in upload order, then the mask, which Gemini has no
+	 * field for: it goes as one more image, explained in words just before. */
+	for (int i = 0; i < r->ninputs; i++)
+		put_inline(out, &r->inputs[i]);
+	if (r->mask) {
+		buf_puts(out, ",{\"text\":");
+		json_put_cstr(out, gemini_mask_text);
+		buf_putc(out, '}');
+		put_inline(out, r->mask);
+	}
+	buf_puts(out, "]}],\"generationConfig\":{\"responseModalities\":[\"TEXT\",\"IMAGE\"]");
 	buf_puts(out, ",\"imageConfig\":{\"aspectRatio\":");
 	json_put_cstr(out, p->aspect_ratio);
 	if (p->send_image_size) {
@@ -35,7 +70,8 @@ void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_see
 		json_put_cstr(out, p->image_size);
 	}
 	buf_putc(out, '}');
-	if (has_seed) { /* Gemini's seed is an int32: fold larger values into range */
+	if (r->has_seed) { /* Gemini's seed is an int32: fold larger values into range */
+		long long seed = r->seed;
 		if (seed < -2147483647LL - 1 || seed > 2147483647LL)
 			seed = (long long)((unsigned long long)seed & 0x7fffffffULL);
 		buf_printf(out, ",\"seed\":%lld", seed);
@@ -134,25 +170,12 @@ static enum img_err no_image(const struct json *cand, const char *text, const ch
 static enum img_err take_image(const struct json *data, struct gemini_answer *a,
 			       struct img_error *e)
 {
-	a->b64 = data->str;
-	a->b64_len = data->str_len;
-	if (!b64_is_canonical(a->b64, a->b64_len)) {
-		struct buf bytes = BUF_INIT;
-		if (b64_decode(&bytes, data->str, data->str_len) != 0) {
-			buf_free(&bytes);
-			return err_set(e, IMG_UPSTREAM_ERROR, NULL,
-				       "The upstream image was not valid base64.");
-		}
-		b64_encode(&a->b64_fixed, bytes.data, bytes.len);
-		buf_free(&bytes);
-		a->b64 = a->b64_fixed.data;
-		a->b64_len = a->b64_fixed.len;
-	}
-	struct buf head = BUF_INIT;
-	b64_decode(&head, a->b64, a->b64_len < 24 ? a->b64_len : 24);
-	a->mime = image_sniff(head.data, head.len, &a->ext);
-	buf_free(&head);
-	if (!a->mime || a->b64_len < 24)
+	int rc = image_b64_check(data->str, data->str_len, &a->b64_fixed, &a->b64, &a->b64_len,
+				 &a->mime, &a->ext);
+	if (rc == -1)
+		return err_set(e, IMG_UPSTREAM_ERROR, NULL,
+			       "The upstream image was not valid base64.");
+	if (rc != 0)
 		return err_set(
 			e, IMG_UPSTREAM_ERROR, NULL,
 			"The upstream returned bytes that are not a PNG, JPEG or WebP image.");

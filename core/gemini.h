@@ -10,6 +10,7 @@
 #include "err.h"
 
 struct gen_plan;
+struct gen_req;
 
 struct gemini_answer {
 	/* The image as canonical base64 (what b64_json answers carry); it points
@@ -38,8 +39,13 @@ struct gemini_fault {
 
 /* Appends the generateContent URL for a model under base (no trailing '/'). */
 void gemini_url(struct buf *out, const char *base, const char *model);
-/* Appends the JSON request body for one image of the plan. */
-void gemini_build_request(struct buf *out, const struct gen_plan *p, int has_seed, long long seed);
+/* Appends the JSON request body for one image of the plan: the revised
+ * prompt, then (edits) r's input images as inline parts in upload order and
+ * the mask after gemini_mask_text; r's seed.  Each image is base64-encoded
+ * once, into a body grown once.  Every slot of a plan sends the same body. */
+void gemini_build_request(struct buf *out, const struct gen_plan *p, const struct gen_req *r);
+/* The words that tell the model what the mask image is. */
+extern const char gemini_mask_text[];
 /* Reads a 200 answer.  IMG_OK with the image in a->b64; otherwise the SPEC
  * 3.6 error (safety, recitation, no image) or IMG_UPSTREAM_ERROR for an answer
  * that is not valid.  Works on a copy of body.  Free a with gemini_answer_free

@@ -1,6 +1,6 @@
-/* Image generation: runs a plan's n images on its provider (Gemini over
- * HTTP, in parallel, with retries and backoff; or the offline renderer) and
- * collects each image or its error. */
+/* Image generation: runs a plan's n images on its provider (Gemini or an
+ * OpenAI-compatible API over HTTP, in parallel, with retries and backoff; or
+ * the offline renderer) and collects each image or its error. */
 #ifndef IMAGEGW_GENERATE_H
 #define IMAGEGW_GENERATE_H
 
@@ -36,7 +36,7 @@ struct gen_result {
 	char account[64];	/* label of the last upstream key used */
 	int upstream_status;	/* last HTTP status seen from upstream */
 	char finish_reason[40]; /* of the first failure, if any */
-	const char *provider;	/* "gemini" or "local" */
+	const char *provider;	/* "gemini", "openai" or "local" */
 };
 
 /* Runs the plan for the given slots (slot numbers 0..n-1; NULL: all of the

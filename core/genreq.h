@@ -1,6 +1,7 @@
 /* A generation request as the gateway understands it: the JSON body of
- * POST /v1/images/generations (SPEC 2.1) parsed and validated into a plain
- * struct, each bad field reported by name. */
+ * POST /v1/images/generations (SPEC 2.1), or the text fields of a
+ * POST /v1/images/edits form (SPEC 2.2), parsed and validated by the same
+ * rules into a plain struct, each bad field reported by name. */
 #ifndef IMAGEGW_GENREQ_H
 #define IMAGEGW_GENREQ_H
 
@@ -10,6 +11,9 @@
 #include "err.h"
 
 struct config;
+
+/* Input images an edit may carry (SPEC 2.2), not counting the mask. */
+#define GEN_MAX_INPUTS 14
 
 /* One uploaded file of POST /v1/images/edits (SPEC 2.2): an input image or
  * the mask.  Filled by the edits handler from the multipart body. */
@@ -48,6 +52,19 @@ struct gen_req {
  * genreq_free (also after a failure). */
 enum img_err genreq_parse_json(const struct config *cfg, const char *body, size_t len,
 			       struct gen_req *r, struct img_error *e);
+/* One text field of a multipart/form-data body: value[0..len) need not be
+ * NUL-terminated (it may even hold NULs, which are refused). */
+struct genreq_field {
+	const char *name;
+	const char *value;
+	size_t len;
+};
+/* The same rules for a form, where every value is text: n and seed are
+ * decimal integers ("2"), cache is "true" or "false", and text must be valid
+ * UTF-8.  The first field of a name counts; unknown names are ignored.
+ * inputs/mask are left empty for the caller.  Free r with genreq_free. */
+enum img_err genreq_parse_form(const struct config *cfg, const struct genreq_field *fields,
+			       size_t n, struct gen_req *r, struct img_error *e);
 void genreq_free(struct gen_req *r);
 /* Number of Unicode code points in valid UTF-8 text. */
 size_t genreq_utf8_chars(const char *s, size_t n);

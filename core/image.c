@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "b64.h"
+#include "buf.h"
+
 enum image_kind { IMG_NONE, IMG_PNG, IMG_JPEG, IMG_WEBP };
 
 static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -162,4 +165,30 @@ int image_dims(const void *p, size_t n, int *width, int *height)
 	if (height)
 		*height = (int)h;
 	return 0;
+}
+
+int image_b64_check(const char *s, size_t n, struct buf *fixed, const char **b64, size_t *len,
+		    const char **mime, const char **ext)
+{
+	*b64 = s;
+	*len = n;
+	*mime = *ext = NULL;
+	if (!b64_is_canonical(s, n)) {
+		struct buf bytes = BUF_INIT;
+		if (b64_decode(&bytes, s, n) != 0) {
+			buf_free(&bytes);
+			return -1;
+		}
+		buf_reset(fixed);
+		b64_encode(fixed, bytes.data, bytes.len);
+		buf_free(&bytes);
+		*b64 = fixed->data ? fixed->data : "";
+		*len = fixed->len;
+	}
+	/* 24 characters are 18 bytes: enough for every signature sniffed. */
+	struct buf head = BUF_INIT;
+	b64_decode(&head, *b64, *len < 24 ? *len : 24);
+	*mime = image_sniff(head.data, head.len, ext);
+	buf_free(&head);
+	return *mime && *len >= 24 ? 0 : -2;
 }

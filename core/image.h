@@ -11,4 +11,15 @@ const char *image_sniff(const void *p, size_t n, const char **ext);
  * or the header is malformed or truncated.  Never reads past p[n-1]. */
 int image_dims(const void *p, size_t n, int *width, int *height);
 
+struct buf;
+
+/* Checks base64 text that should hold an image (an upstream's answer):
+ * canonical text is used where it is (*b64 = s); anything else (whitespace,
+ * missing padding) is decoded and re-encoded into fixed, and *b64 points
+ * there.  The first bytes are decoded to sniff the type into *mime / *ext.
+ * Returns 0; -1 when s is not base64; -2 when the bytes are not a PNG, JPEG
+ * or WebP image. */
+int image_b64_check(const char *s, size_t n, struct buf *fixed, const char **b64, size_t *len,
+		    const char **mime, const char **ext);
+
 #endif

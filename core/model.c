@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config.h"
 #include "json.h"
+#include "openai.h"
 
 const char *const model_pro_ratios[] = {"1:1", "2:3",  "3:2",  "3:4",  "4:3", "4:5",
 					"5:4", "9:16", "16:9", "21:9", NULL};
@@ -149,6 +151,65 @@ static int parse_suffixes(const char *p, struct model_spec *m)
 	return 0;
 }
 
+/* Models of the openai provider; openai_models adds more. */
+static const char *const openai_builtin[] = {"dall-e-2", "dall-e-3", "gpt-image-1", NULL};
+
+/* The n-th (0-based) id of openai_models, trimmed, into out; 0, or -1 past
+ * the end.  Ids too long for a model id are skipped. */
+static int openai_extra(const struct config *cfg, int n, char *out, size_t len)
+{
+	const char *p = cfg->openai_models ? cfg->openai_models : "";
+	for (int i = 0;;) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (!*p)
+			return -1;
+		size_t l = strcspn(p, ", \t");
+		if (l < len) {
+			if (i == n) {
+				memcpy(out, p, l);
+				out[l] = '\0';
+				return 0;
+			}
+			i++;
+		}
+		p += l;
+	}
+}
+
+/* Fills out for an openai model id (already lower-cased in out->id); 0, -1
+ * when it is not one, -2 when no OpenAI key is configured. */
+static int resolve_openai(const struct config *cfg, struct model_spec *out)
+{
+	const char *upstream = NULL;
+	char extra[96];
+	for (int i = 0; openai_builtin[i] && !upstream; i++)
+		if (strcmp(out->id, openai_builtin[i]) == 0)
+			upstream = openai_builtin[i];
+	for (int i = 0; !upstream && openai_extra(cfg, i, extra, sizeof extra) == 0; i++)
+		if (strcasecmp(out->id, extra) == 0)
+			upstream = extra; /* sent as the operator spelled it */
+	if (!upstream)
+		return -1;
+	out->provider = PROVIDER_OPENAI;
+	if (!cfg->openai_configured)
+		return -2;
+	snprintf(out->family, sizeof out->family, "%s", out->id);
+	snprintf(out->upstream, sizeof out->upstream, "%s", upstream);
+	out->ratios = openai_ratios(out->upstream);
+	out->sizes = 1;
+	return 0;
+}
+
+const char *model_provider_name(enum provider p)
+{
+	switch (p) {
+	case PROVIDER_GEMINI: return "gemini";
+	case PROVIDER_OPENAI: return "openai";
+	default: return "local";
+	}
+}
+
 int model_resolve(const struct config *cfg, const char *id, struct model_spec *out)
 {
 	memset(out, 0, sizeof *out);
@@ -191,7 +252,7 @@ int model_resolve(const struct config *cfg, const char *id, struct model_spec *o
 		snprintf(out->family, sizeof out->family, "%s", LOCAL_FAMILY);
 		return 0;
 	}
-	return -1;
+	return resolve_openai(cfg, out);
 }
 
 int model_is_family(const char *id)
@@ -203,7 +264,9 @@ const char *model_default(const struct config *cfg)
 {
 	if (cfg->default_model[0])
 		return cfg->default_model;
-	return cfg->gemini_configured ? PRO_FAMILY : LOCAL_FAMILY;
+	return cfg->gemini_configured	? PRO_FAMILY
+	       : cfg->openai_configured ? "gpt-image-1"
+					: LOCAL_FAMILY;
 }
 
 static void list_entry(struct buf *out, int *first, const char *id, const char *owner, long created)
@@ -233,6 +296,22 @@ void model_list_json(const struct config *cfg, struct buf *out)
 			}
 		list_entry(out, &first, "gemini-2.5-flash-image", "google", created);
 		list_entry(out, &first, "gemini-3.1-flash-image-preview", "google", created);
+	}
+	if (cfg->openai_configured) {
+		for (int i = 0; openai_builtin[i]; i++)
+			list_entry(out, &first, openai_builtin[i], "openai", created);
+		/* Extra ids, each once, unless they repeat a built-in one. */
+		char extra[96], other[96];
+		for (int i = 0; openai_extra(cfg, i, extra, sizeof extra) == 0; i++) {
+			int dup = 0;
+			for (int j = 0; openai_builtin[j]; j++)
+				dup |= strcasecmp(extra, openai_builtin[j]) == 0;
+			for (int j = 0; j < i && openai_extra(cfg, j, other, sizeof other) == 0;
+			     j++)
+				dup |= strcasecmp(extra, other) == 0;
+			if (!dup)
+				list_entry(out, &first, extra, "openai", created);
+		}
 	}
 	for (size_t r = 0; r < 7; r++) {
 		snprintf(id, sizeof id, "%s%s", LOCAL_FAMILY, adv_ratios[r]);

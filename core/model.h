@@ -8,7 +8,7 @@
 
 struct config;
 
-enum provider { PROVIDER_LOCAL, PROVIDER_GEMINI };
+enum provider { PROVIDER_LOCAL, PROVIDER_GEMINI, PROVIDER_OPENAI };
 
 struct model_spec {
 	enum provider provider;
@@ -21,9 +21,12 @@ struct model_spec {
 	int sizes;		   /* bit mask of supported image sizes: 1=1K 2=2K 4=4K */
 };
 
-/* Resolves a model id.  Returns 0, -1 for an unknown id, or -2 for a Gemini
- * model when no Gemini key is configured. */
+/* Resolves a model id.  Returns 0, -1 for an unknown id, or -2 for a model
+ * whose provider has no key configured (out->provider then names it). */
 int model_resolve(const struct config *cfg, const char *id, struct model_spec *out);
+/* "local", "gemini" or "openai": the provider's name in logs, the cache key
+ * and the key pool. */
+const char *model_provider_name(enum provider p);
 /* 1 when id names a family whose variants carry suffixes
  * (gemini-3-pro-image, local-preview). */
 int model_is_family(const char *id);

@@ -207,6 +207,16 @@ const struct multipart_part *multipart_field(const struct multipart *m, const ch
 	return NULL;
 }
 
+void multipart_take(struct multipart *m, size_t i, struct buf *out)
+{
+	buf_free(out);
+	if (!m || i >= m->nparts)
+		return;
+	*out = m->parts[i].data;
+	m->parts[i].data = (struct buf)BUF_INIT;
+	buf_append(&m->parts[i].data, "", 0); /* data.data is never NULL */
+}
+
 int multipart_is_image_name(const char *name)
 {
 	const char *s;
@@ -470,7 +480,8 @@ static enum img_err start_part(struct multipart *m, struct img_error *e)
 		return rc;
 	if (p.is_file && m->files++ >= m->lim.max_files)
 		return err_set(e, IMG_INVALID_REQUEST, p.name,
-			       "too many files: at most %d images are accepted", m->lim.max_files);
+			       "too many files: at most %d file parts are accepted",
+			       m->lim.max_files);
 	if (m->nparts == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 8;
 		m->parts = xrealloc(m->parts, m->cap * sizeof *m->parts);

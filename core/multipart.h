@@ -44,10 +44,16 @@ enum img_err multipart_feed(struct multipart *m, const char *data, size_t n, str
 enum img_err multipart_finish(struct multipart *m, struct img_error *e);
 void multipart_free(struct multipart *m);
 
-/* The parts, in body order; meaningful after multipart_finish returned IMG_OK.  The
- * pointers stay valid until multipart_free.  multipart_part is NULL past the end. */
+/* The parts, in body order; complete after multipart_finish returned IMG_OK.  The
+ * pointers stay valid until multipart_free.  multipart_part is NULL past the end.
+ * Between feeds they show the parts so far (a part appears once its headers are
+ * read; the last may still be growing), so a caller can refuse a body early; such
+ * pointers are valid only until the next feed. */
 size_t multipart_count(const struct multipart *m);
 const struct multipart_part *multipart_part(const struct multipart *m, size_t i);
+/* Moves part i's data into *out (freed first) without copying; the part is left
+ * with empty data. */
+void multipart_take(struct multipart *m, size_t i, struct buf *out);
 /* The first part named name (exact match), or NULL. */
 const struct multipart_part *multipart_field(const struct multipart *m, const char *name);
 

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "hash.h"
+#include "openai.h"
 #include "prompt.h"
 #include "safety.h"
 
@@ -75,18 +76,31 @@ enum img_err plan_build(const struct config *cfg, const struct gen_req *r, doubl
 	int rc = model_resolve(cfg, id, &p->model);
 	if (rc == -2)
 		return err_set(e, IMG_UNKNOWN_MODEL, "model",
-			       "The model '%.80s' needs a Gemini API key, and this gateway has "
+			       "The model '%.80s' needs %s API key, and this gateway has "
 			       "none configured.",
-			       id);
+			       id, p->model.provider == PROVIDER_OPENAI ? "an OpenAI" : "a Gemini");
 	if (rc != 0)
 		return err_set(e, IMG_UNKNOWN_MODEL, "model", "The model '%.80s' does not exist.",
 			       id);
-	pick_image_size(cfg, r, p);
-	pick_aspect_ratio(r, first_image_ratio, p);
+	/* OpenAI models take one of a few fixed sizes, and quality or style as
+	 * fields where they have them; only what they lack becomes a clause. */
+	const char *quality = r->quality, *style = r->style;
+	if (p->model.provider == PROVIDER_OPENAI) {
+		openai_pick_size(r, first_image_ratio, p);
+		if (openai_native_quality(p->model.upstream))
+			quality = NULL;
+		if (openai_native_style(p->model.upstream))
+			style = NULL;
+	} else {
+		pick_image_size(cfg, r, p);
+		pick_aspect_ratio(r, first_image_ratio, p);
+	}
 
 	struct buf b = BUF_INIT;
-	prompt_revise(&b, r->prompt, r->quality, r->style);
+	prompt_revise(&b, r->prompt, quality, style);
 	p->revised_prompt = buf_detach(&b, NULL);
+	if (p->model.provider == PROVIDER_OPENAI && openai_check(p, r, e) != IMG_OK)
+		return e->code;
 	hash_prompt16(r->prompt, p->prompt_hash);
 	p->safety = r->safety >= 0 ? (enum safety_level)r->safety
 				   : (enum safety_level)safety_parse(cfg->safety_threshold);

@@ -20,6 +20,7 @@
 #include "gemini.h"
 #include "hash.h"
 #include "log.h"
+#include "openai.h"
 #include "upstream.h"
 #include "xalloc.h"
 
@@ -45,9 +46,13 @@ static void fingerprint(const char *key, char out[17])
 	hash_prompt16(key, out);
 }
 
-/* The n-th (1-based) key of the configuration's list, or NULL. */
-static char *env_key(const struct config *cfg, int n)
+/* The n-th (1-based) key of provider in the configuration, or NULL. */
+static char *env_key(const struct config *cfg, const char *provider, int n)
 {
+	if (strcmp(provider, "openai") == 0)
+		return n == 1 && cfg->openai_api_key && cfg->openai_api_key[0]
+			       ? xstrdup(cfg->openai_api_key)
+			       : NULL;
 	if (cfg->gemini_api_key[0])
 		return n == 1 ? xstrdup(cfg->gemini_api_key) : NULL;
 	const char *p = cfg->gemini_api_keys;
@@ -73,7 +78,7 @@ int pool_sync(const struct config *cfg, sqlite3 *db)
 	sqlite3_stmt *up = db_stmt(
 		db,
 		"INSERT INTO accounts(provider, label, source, ref, fingerprint, created) "
-		"VALUES ('gemini', :label, 'env', :ref, :fp, :now) ON CONFLICT(label) DO UPDATE "
+		"VALUES (:provider, :label, 'env', :ref, :fp, :now) ON CONFLICT(label) DO UPDATE "
 		"SET "
 		"source = 'env', ref = excluded.ref, secret = NULL, fingerprint = "
 		"excluded.fingerprint, "
@@ -85,31 +90,37 @@ int pool_sync(const struct config *cfg, sqlite3 *db)
 		"excluded.fingerprint THEN consecutive_failures ELSE 0 END, last_error = CASE WHEN "
 		"fingerprint = excluded.fingerprint THEN last_error END");
 	sqlite3_stmt *gone = db_stmt(db, "DELETE FROM accounts WHERE source = 'env' AND "
-					 "CAST(ref AS INTEGER) > :count");
+					 "provider = :provider AND CAST(ref AS INTEGER) > :count");
 	sqlite3_stmt *count = db_stmt(db, "SELECT count(*) FROM accounts WHERE provider = "
 					  "'gemini' AND enabled = 1");
 	if (!up || !gone || !count) {
 		db_rollback(db);
 		return -1;
 	}
-	int n = 0;
-	for (char *key; (key = env_key(cfg, n + 1)); n++) {
-		char label[32], ref[16], fp[17];
-		snprintf(label, sizeof label, "gemini-env-%d", n + 1);
-		snprintf(ref, sizeof ref, "%d", n + 1);
-		fingerprint(key, fp);
-		free(key);
+	static const char *const providers[] = {"gemini", "openai"};
+	for (size_t pi = 0; pi < sizeof providers / sizeof providers[0]; pi++) {
+		const char *prov = providers[pi];
+		int n = 0;
+		for (char *key; (key = env_key(cfg, prov, n + 1)); n++) {
+			char label[32], ref[16], fp[17];
+			snprintf(label, sizeof label, "%s-env-%d", prov, n + 1);
+			snprintf(ref, sizeof ref, "%d", n + 1);
+			fingerprint(key, fp);
+			free(key);
+			sqlite3_reset(up);
+			db_bind_text(up, ":provider", prov);
+			db_bind_text(up, ":label", label);
+			db_bind_text(up, ":ref", ref);
+			db_bind_text(up, ":fp", fp);
+			db_bind_int64(up, ":now", (long long)time(NULL));
+			sqlite3_step(up);
+		}
 		sqlite3_reset(up);
-		db_bind_text(up, ":label", label);
-		db_bind_text(up, ":ref", ref);
-		db_bind_text(up, ":fp", fp);
-		db_bind_int64(up, ":now", (long long)time(NULL));
-		sqlite3_step(up);
+		db_bind_text(gone, ":provider", prov);
+		db_bind_int64(gone, ":count", n);
+		sqlite3_step(gone);
+		sqlite3_reset(gone);
 	}
-	sqlite3_reset(up);
-	db_bind_int64(gone, ":count", n);
-	sqlite3_step(gone);
-	sqlite3_reset(gone);
 	int usable = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int(count, 0) : 0;
 	sqlite3_reset(count);
 	if (db_commit(db) != SQLITE_OK) {
@@ -119,8 +130,23 @@ int pool_sync(const struct config *cfg, sqlite3 *db)
 	return usable;
 }
 
-/* Reads the key of an account row into k->secret; 0 or -1. */
-static int resolve_secret(const struct config *cfg, sqlite3_stmt *st, struct pool_key *k)
+int pool_usable(sqlite3 *db, const char *provider)
+{
+	if (!db)
+		return 0;
+	sqlite3_stmt *st = db_stmt(
+		db, "SELECT count(*) FROM accounts WHERE provider = :provider AND enabled = 1");
+	if (!st)
+		return 0;
+	db_bind_text(st, ":provider", provider);
+	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	return n;
+}
+
+/* Reads the key of an account row of provider into k->secret; 0 or -1. */
+static int resolve_secret(const struct config *cfg, const char *provider, sqlite3_stmt *st,
+			  struct pool_key *k)
 {
 	const char *source = (const char *)sqlite3_column_text(st, 2);
 	const char *secret = (const char *)sqlite3_column_text(st, 3);
@@ -129,7 +155,7 @@ static int resolve_secret(const struct config *cfg, sqlite3_stmt *st, struct poo
 	if (source && strcmp(source, "db") == 0 && secret)
 		v = xstrdup(secret);
 	else if (source && strcmp(source, "env") == 0 && ref)
-		v = env_key(cfg, atoi(ref));
+		v = env_key(cfg, provider, atoi(ref));
 	else if (source && strcmp(source, "envvar") == 0 && ref && getenv(ref))
 		v = xstrdup(getenv(ref));
 	if (!v || !*v || strlen(v) >= sizeof k->secret) {
@@ -186,13 +212,20 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 {
 	memset(k, 0, sizeof *k);
 	*retry_after = 0;
+	snprintf(k->provider, sizeof k->provider, "%s", provider);
 	if (!db) {
 		/* No database: the configuration's first key, without counters. */
-		if (!cfg->gemini_key || strcmp(provider, "gemini") != 0)
+		char *key = strcmp(provider, "gemini") == 0
+				    ? (cfg->gemini_key ? xstrdup(cfg->gemini_key) : NULL)
+			    : strcmp(provider, "openai") == 0
+				    ? env_key(cfg, provider, 1)
+				    : NULL; /* vertex lives in the database */
+		if (!key)
 			return IMG_UPSTREAM_AUTH;
-		snprintf(k->label, sizeof k->label, "gemini-env-1");
-		snprintf(k->provider, sizeof k->provider, "gemini");
-		snprintf(k->secret, sizeof k->secret, "%s", cfg->gemini_key);
+		snprintf(k->label, sizeof k->label, "%s-env-1", provider);
+		snprintf(k->secret, sizeof k->secret, "%s", key);
+		memset(key, 0, strlen(key));
+		free(key);
 		return IMG_OK;
 	}
 	long now = (long)time(NULL);
@@ -246,9 +279,8 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 	 * a vertex account's credential is its token, fetched by the caller. */
 	int is_vertex = strcmp(provider, "vertex") == 0;
 	while (!found && sqlite3_step(pick) == SQLITE_ROW) {
-		if (!is_vertex && resolve_secret(cfg, pick, k) != 0)
+		if (!is_vertex && resolve_secret(cfg, provider, pick, k) != 0)
 			continue;
-		snprintf(k->provider, sizeof k->provider, "%s", provider);
 		k->id = (long)sqlite3_column_int64(pick, 0);
 		snprintf(k->label, sizeof k->label, "%s",
 			 (const char *)sqlite3_column_text(pick, 1));
@@ -311,20 +343,6 @@ enum img_err pool_take_first(const struct config *cfg, sqlite3 *db, const char *
 	return worst;
 }
 
-int pool_enabled_count(sqlite3 *db, const char *provider)
-{
-	if (!db)
-		return -1;
-	sqlite3_stmt *st = db_stmt(
-		db, "SELECT count(*) FROM accounts WHERE provider = :provider AND enabled = 1");
-	if (!st)
-		return -1;
-	db_bind_text(st, ":provider", provider);
-	int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_reset(st);
-	return n;
-}
-
 /* One outcome update; best effort (a lost update only delays a cooldown). */
 static void outcome(sqlite3 *db, const struct pool_key *k, const char *sql, long v, const char *why)
 {
@@ -376,14 +394,18 @@ void pool_failure(sqlite3 *db, const struct pool_key *k, const char *why)
 		0, why);
 }
 
-/* Seconds a key rests after a 429: RetryInfo, else the Retry-After header,
- * else the configured cooldown; at least 1, at most a day. */
-static int quota_delay(const struct gemini_fault *f, const char *header, int fallback)
+/* How long a key rests when its account has no credit left (OpenAI's
+ * insufficient_quota): long enough not to spend a call per request on it,
+ * short enough that topping up the account brings it back on its own. */
+#define OUT_OF_CREDIT_COOLDOWN 3600
+
+/* Seconds a key rests after a 429: the delay the upstream asked for
+ * (RetryInfo, retry-after-ms, x-ratelimit-reset-*), else the Retry-After
+ * header, else the configured cooldown; at least 1, at most a day. */
+static int quota_delay(double retry_delay, const char *header, int fallback)
 {
-	if (f->retry_delay >= 0) /* capped at a day: the value is the upstream's */
-		return f->retry_delay > 86400 ? 86400
-		       : f->retry_delay < 1   ? 1
-					      : (int)ceil(f->retry_delay);
+	if (retry_delay >= 0) /* capped at a day: the value is the upstream's */
+		return retry_delay > 86400 ? 86400 : retry_delay < 1 ? 1 : (int)ceil(retry_delay);
 	if (header[0]) {
 		long v = strtol(header, NULL, 10);
 		if (v > 0)
@@ -392,10 +414,69 @@ static int quota_delay(const struct gemini_fault *f, const char *header, int fal
 	return fallback;
 }
 
+/* A Google error body as pool_judge reads it: the reason API_KEY_INVALID
+ * (sent with HTTP 400) rejects the key; everything else goes by status. */
+static void gemini_fault_read(const struct upstream_xfer *x, struct upstream_fault *f)
+{
+	struct gemini_fault g;
+	gemini_parse_error((int)x->status, x->resp.data, x->resp.len, &g);
+	memset(f, 0, sizeof *f);
+	f->kind = strcmp(g.reason, "API_KEY_INVALID") == 0 ? FAULT_KEY_REJECTED : FAULT_BY_STATUS;
+	snprintf(f->status, sizeof f->status, "%s", g.status);
+	snprintf(f->reason, sizeof f->reason, "%s", g.reason);
+	snprintf(f->message, sizeof f->message, "%s", g.message);
+	f->retry_delay = g.retry_delay;
+}
+
+/* What an HTTP status means when the body says nothing more specific. */
+static enum pool_step judge_by_status(const struct config *cfg, sqlite3 *db,
+				      const struct pool_key *k, const struct upstream_xfer *x,
+				      const struct upstream_fault *f, const char *why,
+				      struct img_error *e)
+{
+	switch (x->status) {
+	case 429: {
+		int delay =
+			quota_delay(f->retry_delay, x->retry_after, cfg->quota_cooldown_seconds);
+		err_set(e, IMG_QUOTA_EXHAUSTED, NULL, "%s", err_info(IMG_QUOTA_EXHAUSTED)->message);
+		e->retry_after = delay;
+		pool_cooldown(db, k, delay, why);
+		return POOL_ROTATE;
+	}
+	case 401:
+	case 403:
+		err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
+		pool_disable(db, k, why);
+		return POOL_ROTATE;
+	case 400:
+		pool_ok(db, k); /* the request was wrong, not the key */
+		err_set(e, IMG_INVALID_REQUEST, NULL, "The upstream rejected the request: %.300s",
+			f->message[0] ? f->message : "no reason given");
+		return POOL_DONE;
+	case 500:
+	case 502:
+	case 503:
+		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream failed (HTTP %ld%s%s).",
+			x->status, f->status[0] ? " " : "", f->status);
+		pool_failure(db, k, why);
+		return POOL_RETRY;
+	case 504:
+		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
+			"The upstream gave up before the image was ready (HTTP 504).");
+		pool_failure(db, k, why);
+		return POOL_RETRY;
+	default:
+		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answered HTTP %ld%s%.200s",
+			x->status, f->message[0] ? ": " : ".", f->message);
+		pool_failure(db, k, why);
+		return POOL_DONE;
+	}
+}
+
 enum pool_step pool_judge(const struct config *cfg, sqlite3 *db, const struct pool_key *k,
 			  const struct upstream_xfer *x, struct img_error *e)
 {
-	struct gemini_fault f;
+	struct upstream_fault f;
 	char why[200];
 	err_clear(e);
 	e->upstream_status = (int)x->status;
@@ -415,49 +496,41 @@ enum pool_step pool_judge(const struct config *cfg, sqlite3 *db, const struct po
 		pool_failure(db, k, why);
 		return POOL_RETRY;
 	}
-	gemini_parse_error((int)x->status, x->resp.data, x->resp.len, &f);
+	if (strcmp(k->provider, "openai") == 0)
+		openai_parse_error((int)x->status, x->resp.data, x->resp.len,
+				   buf_cstr(&x->resp_headers), &f);
+	else
+		gemini_fault_read(x, &f);
 	snprintf(why, sizeof why, "HTTP %ld %s%s%.140s", x->status,
 		 f.reason[0] ? f.reason : f.status, f.message[0] ? ": " : "", f.message);
-	switch (x->status) {
-	case 429: {
-		int delay = quota_delay(&f, x->retry_after, cfg->quota_cooldown_seconds);
-		err_set(e, IMG_QUOTA_EXHAUSTED, NULL, "%s", err_info(IMG_QUOTA_EXHAUSTED)->message);
-		e->retry_after = delay;
-		pool_cooldown(db, k, delay, why);
-		return POOL_ROTATE;
-	}
-	case 401:
-	case 403:
+	switch (f.kind) {
+	case FAULT_KEY_REJECTED:
 		err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
 		pool_disable(db, k, why);
 		return POOL_ROTATE;
-	case 400:
-		if (strcmp(f.reason, "API_KEY_INVALID") == 0) {
-			err_set(e, IMG_UPSTREAM_AUTH, NULL, NULL);
-			pool_disable(db, k, why);
-			return POOL_ROTATE;
-		}
-		pool_ok(db, k); /* the request was wrong, not the key */
-		err_set(e, IMG_INVALID_REQUEST, NULL, "The upstream rejected the request: %.300s",
-			f.message[0] ? f.message : "no reason given");
-		return POOL_DONE;
-	case 500:
-	case 502:
-	case 503:
-		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream failed (HTTP %ld%s%s).",
-			x->status, f.status[0] ? " " : "", f.status);
-		pool_failure(db, k, why);
-		return POOL_RETRY;
-	case 504:
-		err_set(e, IMG_UPSTREAM_TIMEOUT, NULL,
-			"The upstream gave up before the image was ready (HTTP 504).");
-		pool_failure(db, k, why);
-		return POOL_RETRY;
-	default:
-		err_set(e, IMG_UPSTREAM_ERROR, NULL, "The upstream answered HTTP %ld%s%.200s",
-			x->status, f.message[0] ? ": " : ".", f.message);
+	case FAULT_DENIED:
+		/* Kept enabled: the key may serve other models. */
+		err_set(e, IMG_UPSTREAM_AUTH, NULL,
+			"The upstream refused this request with the gateway's credentials%s%.300s",
+			f.message[0] ? ": " : ".", f.message);
 		pool_failure(db, k, why);
 		return POOL_DONE;
+	case FAULT_OUT_OF_CREDIT:
+		err_set(e, IMG_QUOTA_EXHAUSTED, NULL,
+			"The upstream account behind the gateway's key has no quota or credit "
+			"left.");
+		e->retry_after = OUT_OF_CREDIT_COOLDOWN;
+		pool_cooldown(db, k, OUT_OF_CREDIT_COOLDOWN, why);
+		return POOL_ROTATE;
+	case FAULT_SAFETY:
+		pool_ok(db, k); /* the prompt was refused, not the key */
+		err_set(e, IMG_SAFETY_BLOCKED, NULL,
+			"The upstream's content policy refused the request%s%.300s",
+			f.message[0] ? ": " : ".", f.message);
+		snprintf(e->finish_reason, sizeof e->finish_reason, "%.39s",
+			 f.reason[0] ? f.reason : f.status);
+		return POOL_DONE;
+	default: return judge_by_status(cfg, db, k, x, &f, why, e);
 	}
 }
 
@@ -501,10 +574,11 @@ int pool_add(sqlite3 *db, const char *provider, const char *label, const char *k
 			 "--service-account)");
 		return -1;
 	}
-	if (!label || !*label || strlen(label) >= 64 || strncmp(label, "gemini-env-", 11) == 0) {
+	if (!label || !*label || strlen(label) >= 64 || strncmp(label, "gemini-env-", 11) == 0 ||
+	    strncmp(label, "openai-env-", 11) == 0) {
 		snprintf(err, err_len,
-			 "a label of 1 to 63 characters is needed (gemini-env-* is "
-			 "reserved for keys from the environment)");
+			 "a label of 1 to 63 characters is needed (gemini-env-* and "
+			 "openai-env-* are reserved for keys from the environment)");
 		return -1;
 	}
 	if ((key_file != NULL) == (key_env != NULL)) {
@@ -679,6 +753,7 @@ int pool_list(sqlite3 *db, FILE *out)
 	}
 	sqlite3_reset(st);
 	if (!rows)
-		fprintf(out, "(no keys: set GEMINI_API_KEY(S) or use 'imagegw account add')\n");
+		fprintf(out, "(no keys: set GEMINI_API_KEY(S) or OPENAI_API_KEY, or use 'imagegw "
+			     "account add')\n");
 	return 0;
 }

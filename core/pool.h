@@ -16,17 +16,20 @@ struct sqlite3;
 struct pool_key {
 	long id; /* 0: the configuration's key, used when there is no database */
 	char label[64];
-	char provider[16]; /* gemini, openai, vertex */
+	char provider[16]; /* gemini, openai, vertex: whose error bodies judge it */
 	/* The API key; for vertex accounts the caller fills in the access token
 	 * (vertex_authorize), pool_take leaves it empty. */
 	char secret[2048];
 };
 
-/* Brings the environment's keys (gemini_api_key / gemini_api_keys) into the
- * pool as gemini-env-1, gemini-env-2, ... (the key itself stays out of the
- * database; a changed key gets a fresh state).  Returns the number of usable
- * (enabled) keys of provider "gemini" in the pool afterwards, or -1. */
+/* Brings the environment's keys into the pool: gemini_api_key /
+ * gemini_api_keys as gemini-env-1, gemini-env-2, ..., openai_api_key as
+ * openai-env-1 (the key itself stays out of the database; a changed key gets
+ * a fresh state).  Returns the number of usable (enabled) keys of provider
+ * "gemini" in the pool afterwards, or -1. */
 int pool_sync(const struct config *cfg, struct sqlite3 *db);
+/* The number of enabled keys of provider in the pool (0 without a database). */
+int pool_usable(struct sqlite3 *db, const char *provider);
 
 /* Takes a key of provider for one call of `images` images, counting it.
  * avoid (0 = none) is a key to pass over if any other is usable (a retry
@@ -44,18 +47,18 @@ enum img_err pool_take(const struct config *cfg, struct sqlite3 *db, const char 
 enum img_err pool_take_first(const struct config *cfg, struct sqlite3 *db,
 			     const char *const *providers, int images, long avoid,
 			     struct pool_key *k, int *retry_after);
-/* The number of enabled entries of provider (-1 without a database). */
-int pool_enabled_count(struct sqlite3 *db, const char *provider);
 /* What to do after a failed call. */
 enum pool_step { POOL_DONE, POOL_RETRY, POOL_ROTATE };
 
 struct upstream_xfer;
 
-/* Judges a Gemini call made with k that did not answer 200: fills e with the
- * SPEC 3.7 error, updates the key (cooldown after 429, disabled when
- * rejected, failure counted after 5xx and network errors), and says what to
- * do: rotate to another key now, retry after a backoff, or stop.  Shared by
- * every caller of the upstream (images, prompt enhancement). */
+/* Judges a call made with k that did not answer 200, reading the error body
+ * as k's provider writes it (core/gemini.c, core/openai.c): fills e with the
+ * SPEC 3.7 error, updates the key (cooldown after 429, a long one when the
+ * account is out of credit, disabled when rejected, failure counted after
+ * 5xx and network errors), and says what to do: rotate to another key now,
+ * retry after a backoff, or stop.  Shared by every caller of the upstream
+ * (images, prompt enhancement). */
 enum pool_step pool_judge(const struct config *cfg, struct sqlite3 *db, const struct pool_key *k,
 			  const struct upstream_xfer *x, struct img_error *e);
 

@@ -86,16 +86,22 @@ enum img_err produce_run(const struct config *cfg, struct sqlite3 *db, const str
 	pr->mode = mode;
 	for (int i = 0; i < PRODUCE_MAX_N; i++)
 		pr->items[i].lock = -1;
-	enum img_err rc = plan_build(cfg, r, 0, &pr->plan, e);
+	/* An edit with no ratio asked for keeps its first image's (SPEC 3.3). */
+	double first_ratio = r->ninputs > 0 && r->inputs[0].height > 0
+				     ? (double)r->inputs[0].width / r->inputs[0].height
+				     : 0;
+	enum img_err rc = plan_build(cfg, r, first_ratio, &pr->plan, e);
 	if (rc != IMG_OK)
 		return rc;
 	pr->n = pr->plan.n > PRODUCE_MAX_N ? PRODUCE_MAX_N : pr->plan.n;
 	int use_cache = cfg->cache_on && db;
+	struct cache_inputs inputs;
+	cache_key_inputs(r, &inputs);
 
 	int missing[PRODUCE_MAX_N], nmissing = 0;
 	for (int i = 0; i < pr->n; i++) {
 		struct produce_item *it = &pr->items[i];
-		cache_key_build(&pr->plan, r, NULL, i, &it->key, NULL);
+		cache_key_build(&pr->plan, r, inputs.list, i, &it->key, NULL);
 		if (use_cache && mode == PRODUCE_CACHE_USE && lookup(cfg, db, pr, it, need_files))
 			pr->hits++;
 		else

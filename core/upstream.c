@@ -3,6 +3,7 @@
  * timeouts and CURLOPT_NOSIGNAL (timeouts must never raise signals). */
 #include "upstream.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -83,8 +84,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *cookie)
 		x->retry_after[vl] = '\0';
 	}
 	/* A new status line (after a 100 Continue) starts a fresh header set. */
-	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0)
+	if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		x->retry_after[0] = '\0';
+		buf_reset(&x->resp_headers);
+	} else if (x->resp_headers.len + n <= 16384) {
+		buf_append(&x->resp_headers, p, n);
+	}
 	/* Size the body buffer once from Content-Length (bounded by the cap). */
 	static const char cl[] = "content-length:";
 	if (n > sizeof cl && strncasecmp(p, cl, sizeof cl - 1) == 0) {
@@ -112,6 +117,7 @@ static CURL *prepare(struct upstream_xfer *x)
 	x->fail = UPSTREAM_OK;
 	x->error[0] = x->retry_after[0] = '\0';
 	buf_reset(&x->resp);
+	buf_reset(&x->resp_headers);
 	CURL *e = curl_easy_init();
 	if (!e) {
 		snprintf(x->error, sizeof x->error, "curl_easy_init failed");
@@ -135,7 +141,11 @@ static CURL *prepare(struct upstream_xfer *x)
 	curl_easy_setopt(e, CURLOPT_URL, x->url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, sl);
-	if (x->body.len || x->body.data) {
+	if (x->body_ref) { /* the caller's body, shared by several transfers: not copied */
+		curl_easy_setopt(e, CURLOPT_POST, 1L);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body_ref);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_ref_len);
+	} else if (x->body.len || x->body.data) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, buf_cstr(&x->body));
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body.len);
@@ -260,11 +270,37 @@ int upstream_running(void)
 	return running_count + failed_start_n;
 }
 
+int upstream_header(const char *block, const char *name, char *out, size_t len)
+{
+	size_t nl = strlen(name);
+	out[0] = '\0';
+	for (const char *p = block; p && *p;) {
+		const char *eol = strpbrk(p, "\r\n");
+		size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+		if (ll > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+			const char *v = p + nl + 1, *end = p + ll;
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+				end--;
+			snprintf(out, len, "%.*s", (int)(end - v), v);
+			return 0;
+		}
+		p += ll;
+		while (*p == '\r' || *p == '\n')
+			p++;
+	}
+	return -1;
+}
+
 void upstream_xfer_free(struct upstream_xfer *x)
 {
 	buf_free(&x->headers);
 	buf_free(&x->body);
+	x->body_ref = NULL;
+	x->body_ref_len = 0;
 	buf_free(&x->resp);
+	buf_free(&x->resp_headers);
 	x->status = 0;
 	x->fail = UPSTREAM_OK;
 	x->error[0] = x->retry_after[0] = '\0';

@@ -16,6 +16,10 @@ struct upstream_xfer {
 	const char *url;
 	struct buf headers; /* "Name: value\n" lines */
 	struct buf body;    /* POST body; empty = GET */
+	/* Or a POST body the caller owns and keeps alive until the transfer is
+	 * collected (one body shared by the n slots of an edit); wins over body. */
+	const char *body_ref;
+	size_t body_ref_len;
 	long timeout_ms;
 	long connect_timeout_ms;
 	size_t max_response; /* 0 = 64 MiB */
@@ -24,12 +28,33 @@ struct upstream_xfer {
 	long status; /* HTTP status; 0 when no response arrived */
 	struct buf resp;
 	char retry_after[32]; /* the Retry-After header, if any */
+	struct buf
+		resp_headers; /* the final response's header lines, "name: value\r\n" (16 KiB at most) */
 	enum upstream_fail fail;
 	char error[256]; /* libcurl's message when fail != UPSTREAM_OK */
 	long elapsed_ms;
 	/* private */
 	void *easy;
 	void *slist;
+};
+
+/* What an upstream's error answer means for the key and the request, as the
+ * provider's codec reads it (core/gemini.c, core/openai.c); pool_judge acts
+ * on it.  FAULT_BY_STATUS leaves the decision to the HTTP status. */
+enum upstream_fault_kind {
+	FAULT_BY_STATUS,
+	FAULT_KEY_REJECTED,  /* the key is invalid: disable it */
+	FAULT_DENIED,	     /* the key may not do this (e.g. this model): stop, keep the key */
+	FAULT_OUT_OF_CREDIT, /* the account behind the key has no quota left: rest it long */
+	FAULT_SAFETY,	     /* the upstream's content policy refused the prompt */
+};
+
+struct upstream_fault {
+	enum upstream_fault_kind kind;
+	char status[40];    /* Gemini `status`; OpenAI `error.type` */
+	char reason[48];    /* Gemini ErrorInfo reason; OpenAI `error.code` */
+	char message[400];  /* the upstream's message (never one that echoes a key) */
+	double retry_delay; /* seconds the upstream asked to wait; -1 when it did not say */
 };
 
 /* libcurl's version string (with its TLS library). */
@@ -50,6 +75,10 @@ struct upstream_xfer *upstream_wait(long max_wait_ms);
 int upstream_perform(struct upstream_xfer *x);
 /* Number of transfers started and not yet returned by upstream_wait. */
 int upstream_running(void);
+/* Copies the value of response header `name` (case-insensitive) from a
+ * header block as resp_headers holds it into out, trimmed.  0, or -1 when
+ * absent (out is then ""). */
+int upstream_header(const char *block, const char *name, char *out, size_t len);
 /* Resets a transfer's result fields and frees its buffers (the request
  * fields other than url and user are cleared too). */
 void upstream_xfer_free(struct upstream_xfer *x);

@@ -15,8 +15,9 @@ enum img_err health_get(struct ctx *c)
 	struct buf *b = &c->rp->body;
 	buf_printf(b, "{\"status\":\"%s\",\"db\":\"%s\",\"cache_dir\":\"%s\",\"upstreams\":{",
 		   ok ? "ok" : "degraded", db_ok ? "ok" : "error", cache_ok ? "ok" : "error");
-	buf_printf(b, "\"gemini\":\"%s\",\"local\":\"ok\"}}\n",
-		   app->cfg.gemini_configured ? "configured" : "not_configured");
+	buf_printf(b, "\"gemini\":\"%s\",\"openai\":\"%s\",\"local\":\"ok\"}}\n",
+		   app->cfg.gemini_configured ? "configured" : "not_configured",
+		   app->cfg.openai_configured ? "configured" : "not_configured");
 	if (!ok) {
 		c->rp->status = 503;
 		reply_header(c->rp, "Retry-After", "30");

@@ -67,8 +67,7 @@ static char *routing_path(const struct http_io *io, const char *base_path)
 	return p;
 }
 
-void http_request_read(struct http_request *rq, const struct http_io *io, long max_body,
-		       const char *base_path)
+void http_request_read(struct http_request *rq, const struct http_io *io, const char *base_path)
 {
 	memset(rq, 0, sizeof *rq);
 	const char *m = io->param(io->ctx, "REQUEST_METHOD");
@@ -90,28 +89,62 @@ void http_request_read(struct http_request *rq, const struct http_io *io, long m
 	pick_request_id(rq, io);
 	const char *cl = io->param(io->ctx, "CONTENT_LENGTH");
 	rq->content_length = cl && *cl ? strtol(cl, NULL, 10) : -1;
+	rq->io = io;
+}
 
+long http_body_read(struct http_request *rq, char *dst, size_t n)
+{
+	if (rq->body_eof)
+		return 0;
+	if (rq->content_length >= 0 && (long)n > rq->content_length - rq->body_read)
+		n = (size_t)(rq->content_length - rq->body_read);
+	if (n > 1u << 30)
+		n = 1u << 30;
+	int got = n ? rq->io->read(rq->io->ctx, dst, (int)n) : 0;
+	if (got <= 0) {
+		rq->body_eof = 1;
+		return got < 0 ? -1 : 0;
+	}
+	rq->body_read += got;
+	return got;
+}
+
+void http_request_read_body(struct http_request *rq, long max_body)
+{
 	/* Read to the end even when over the limit, so the web server is never
 	 * left blocked writing the body; only the first max_body bytes are kept. */
-	long want = rq->content_length;
-	long got = 0;
 	char chunk[65536];
-	if (want > max_body)
+	if (rq->content_length > max_body)
 		rq->body_too_large = 1;
-	while (want < 0 || got < want) {
-		int n = io->read(io->ctx, chunk, (int)sizeof chunk);
+	for (;;) {
+		long n = http_body_read(rq, chunk, sizeof chunk);
 		if (n <= 0)
 			break;
-		got += n;
 		if (!rq->body_too_large && (long)rq->body.len + n > max_body)
 			rq->body_too_large = 1;
 		if (!rq->body_too_large)
 			buf_append(&rq->body, chunk, (size_t)n);
-		if (want < 0 && got > max_body * 4)
-			break; /* no length given and far past the limit: stop reading */
+		if (rq->content_length < 0 && rq->body_read > max_body * 4) {
+			rq->body_eof = 1; /* no length given and far past the limit: */
+			break;		  /* stop reading, and let nothing drain it */
+		}
 	}
 	if (rq->body_too_large)
 		buf_free(&rq->body);
+}
+
+int http_body_drain(struct http_request *rq, long max)
+{
+	char chunk[65536];
+	if (rq->body_eof)
+		return 0;
+	if (rq->content_length >= 0 && rq->content_length - rq->body_read > max)
+		return -1;
+	long start = rq->body_read;
+	while (http_body_read(rq, chunk, sizeof chunk) > 0)
+		if (rq->body_read - start > max)
+			return -1; /* no length given, and more than we will read */
+	return 0;
 }
 
 void http_request_free(struct http_request *rq)

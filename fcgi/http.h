@@ -38,6 +38,11 @@ struct http_request {
 	long content_length; /* -1 when not given */
 	struct buf body;
 	int body_too_large; /* over max_body_bytes: the body was discarded */
+	/* The body still in the stream, for routes that read it themselves
+	 * (http_body_read): where it comes from and how much was taken. */
+	const struct http_io *io;
+	long body_read;
+	int body_eof; /* the stream ended (or failed) */
 };
 
 /* A piece of the body kept outside rp->body (a large image that lives in
@@ -60,11 +65,24 @@ struct reply {
 	int no_length; /* send no Content-Length: a 304, or the web server sends the file */
 };
 
-/* Copies what the gateway needs out of the parameters and reads the body,
- * at most max_body bytes (more sets body_too_large).  base_path is removed
- * from the path when present.  Free with http_request_free. */
-void http_request_read(struct http_request *rq, const struct http_io *io, long max_body,
-		       const char *base_path);
+/* Copies what the gateway needs out of the parameters; base_path is removed
+ * from the path when present.  The body is left in io: read it whole with
+ * http_request_read_body, or as a stream with http_body_read.  Free with
+ * http_request_free. */
+void http_request_read(struct http_request *rq, const struct http_io *io, const char *base_path);
+/* Reads the whole body into rq->body, at most max_body bytes: past that it
+ * sets body_too_large and reads on, discarding, so the web server is never
+ * left blocked. */
+void http_request_read_body(struct http_request *rq, long max_body);
+/* The next bytes of a streamed body: up to n into dst, never past
+ * CONTENT_LENGTH.  Returns the count, 0 at the end of the body, -1 when the
+ * web server went away. */
+long http_body_read(struct http_request *rq, char *dst, size_t n);
+/* Reads and discards what a handler left of a streamed body, when it is at
+ * most max bytes; a larger rest is left to the end of the connection (the web
+ * server sees it closed, or libfcgi discards it as it closes).  0 when the
+ * body was read to its end, -1 when it was left. */
+int http_body_drain(struct http_request *rq, long max);
 void http_request_free(struct http_request *rq);
 
 void reply_init(struct reply *rp);

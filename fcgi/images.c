@@ -1,6 +1,7 @@
 /* POST /v1/images/generations (SPEC 2.1): parse the body, produce the images
  * (cache + upstream), render the OpenAI-shaped answer with the X-Imagegw-*
- * headers; fresh images are stored after the reply has gone. */
+ * headers; fresh images are stored after the reply has gone.  The part after
+ * parsing is images_respond (images.h), which edits.c shares. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,7 @@
 #include "filter.h"
 #include "genreq.h"
 #include "hash.h"
+#include "images.h"
 #include "json.h"
 #include "produce.h"
 #include "route.h"
@@ -40,7 +42,7 @@ static void note_plan(struct ctx *c, const struct gen_plan *p, const struct gen_
 	snprintf(l->resolution, sizeof l->resolution, "%s", p->image_size);
 	snprintf(l->aspect_ratio, sizeof l->aspect_ratio, "%s", p->aspect_ratio);
 	snprintf(l->prompt_hash, sizeof l->prompt_hash, "%s", p->prompt_hash);
-	l->provider = p->model.provider == PROVIDER_LOCAL ? "local" : "gemini";
+	l->provider = model_provider_name(p->model.provider);
 	/* The request log is written after the gen_req is freed: point at
 	 * static copies of the (already canonical) choice values. */
 	static const char *const choices[] = {"standard", "hd",	   "low",     "medium", "high",
@@ -168,41 +170,37 @@ static void settle(void *arg)
 	free(pd);
 }
 
-enum img_err images_generations(struct ctx *c)
+enum img_err images_respond(struct ctx *c, struct gen_req *r)
 {
-	struct gen_req r;
 	/* The images stay alive until the reply is sent (reply_body_ref). */
 	struct pending *pd = xcalloc(1, sizeof *pd);
 	pd->app = c->app;
 	struct throttle_hold hold = {0};
-	enum img_err rc =
-		genreq_parse_json(&c->app->cfg, c->rq->body.data, c->rq->body.len, &r, &c->err);
-	if (rc != IMG_OK)
-		goto out;
+	enum img_err rc = IMG_OK;
 	/* The content filter runs before anything is looked up, called or stored. */
 	char matched[FILTER_MATCHED_MAX];
-	if (filter_check(&c->app->cfg, r.prompt, matched, sizeof matched)) {
-		hash_prompt16(r.prompt, c->log.prompt_hash);
+	if (filter_check(&c->app->cfg, r->prompt, matched, sizeof matched)) {
+		hash_prompt16(r->prompt, c->log.prompt_hash);
 		rc = err_set(&c->err, IMG_CONTENT_FILTERED, "prompt",
 			     "The prompt contains \"%s\", which this gateway does not accept.",
 			     matched);
 		goto out;
 	}
 	/* A key pinned to a minimum safety threshold: the request may raise it only. */
-	r.safety = clientkey_safety(&c->client, r.safety, c->app->cfg.safety_threshold);
+	r->safety = clientkey_safety(&c->client, r->safety, c->app->cfg.safety_threshold);
 	struct produce *pr = &pd->pr;
 	/* Files must exist before the reply only when it links to them. */
-	int need_files = r.response_url && strcmp(c->app->cfg.url_mode, "url") == 0;
+	int need_files = r->response_url && strcmp(c->app->cfg.url_mode, "url") == 0;
 	/* The key's daily image budget: reserved before generating; hits and
 	 * failures are given back as soon as they are known (SPEC 6.2). */
-	rc = throttle_images_reserve(c, r.n, &hold);
+	rc = throttle_images_reserve(c, r->n, &hold);
 	if (rc != IMG_OK)
 		goto out;
-	rc = produce_run(&c->app->cfg, c->app->db, &r, cache_mode(c, &r), need_files,
+	rc = produce_run(&c->app->cfg, c->app->db, r, cache_mode(c, r), need_files,
 			 c->rq->request_id, pr, &c->err);
 	throttle_images_settle(c, &hold, pr->succeeded - pr->hits);
 	if (pr->plan.revised_prompt)
-		note_plan(c, &pr->plan, &r);
+		note_plan(c, &pr->plan, r);
 	c->log.provider = pr->gen.provider ? pr->gen.provider : c->log.provider;
 	snprintf(c->log.account, sizeof c->log.account, "%s", pr->gen.account);
 	c->log.retry_count = pr->gen.retry_count;
@@ -218,9 +216,12 @@ enum img_err images_generations(struct ctx *c)
 	reply_header(c->rp, "X-Imagegw-Cache", "%s", pr->cache_state);
 	reply_header(c->rp, "X-Imagegw-Model", "%s", variant);
 	reply_header(c->rp, "X-Imagegw-Aspect-Ratio", "%s", pr->plan.aspect_ratio);
-	reply_header(c->rp, "X-Imagegw-Image-Size", "%s", pr->plan.image_size);
+	reply_header(c->rp, "X-Imagegw-Image-Size", "%s",
+		     pr->plan.image_size[0] ? pr->plan.image_size : "auto");
+	if (pr->plan.upstream_size[0]) /* openai: the exact size asked for */
+		reply_header(c->rp, "X-Imagegw-Size", "%s", pr->plan.upstream_size);
 	reply_header(c->rp, "Cache-Control", "no-store");
-	render_images(c, &r, pr);
+	render_images(c, r, pr);
 	c->after_send = settle;
 	c->after_arg = pd;
 	pd = NULL;
@@ -228,6 +229,16 @@ out:
 	throttle_images_settle(c, &hold, 0); /* an early exit generated nothing */
 	if (pd)
 		settle(pd);
+	return rc;
+}
+
+enum img_err images_generations(struct ctx *c)
+{
+	struct gen_req r;
+	enum img_err rc =
+		genreq_parse_json(&c->app->cfg, c->rq->body.data, c->rq->body.len, &r, &c->err);
+	if (rc == IMG_OK)
+		rc = images_respond(c, &r);
 	genreq_free(&r);
 	return rc;
 }

@@ -143,6 +143,13 @@ static int cgi_write(void *ctx, const char *src, size_t n)
 
 /* ---- one request -------------------------------------------------------- */
 
+/* The most of an unread body serve_one reads and throws away before it
+ * answers: more than any web server here forwards (lighttpd's
+ * max-request-size is 320 MiB), so the connection is always left clean, as
+ * the JSON routes leave it; reading a discarded 300 MiB locally takes a
+ * fraction of a second. */
+#define BODY_DRAIN_MAX (1L << 30)
+
 /* 12 hex digits of SHA-256(salt + value): stable per installation, but not
  * reversible by hashing every IPv4 address. */
 static void salted_hash(const struct app *app, const char *value, char out[13])
@@ -178,7 +185,7 @@ static void log_request(const struct ctx *c, const struct reply *rp, long durati
 	log_str(&ev, "prompt_hash", l->prompt_hash);
 	log_str(&ev, "safety_threshold", l->safety);
 	log_str(&ev, "account", l->account);
-	if (l->provider && strcmp(l->provider, "gemini") == 0)
+	if (l->provider && strcmp(l->provider, "local") != 0)
 		log_int(&ev, "retry_count", l->retry_count);
 	if (l->provider)
 		log_int(&ev, "generation_time_ms", l->generation_ms);
@@ -216,6 +223,31 @@ static void log_request(const struct ctx *c, const struct reply *rp, long durati
 	log_end(&ev);
 }
 
+/* Which upstream families this process serves: Gemini's models when a
+ * provider of gemini_providers has an enabled entry (an API key, or a Vertex
+ * service account), OpenAI's when an OpenAI key is enabled.  Re-read every
+ * UPSTREAMS_RECHECK seconds, so `imagegw account add|enable|disable` reaches
+ * running responders without a restart. */
+#define UPSTREAMS_RECHECK 2
+
+static void app_upstreams(struct app *app)
+{
+	struct config *cfg = &app->cfg;
+	app->upstreams_checked = (long)time(NULL);
+	if (!app->db)
+		return; /* the configuration's keys decided it */
+	const char *order[2];
+	config_provider_rank(cfg, order);
+	int gemini = 0;
+	for (int i = 0; i < 2 && order[i]; i++)
+		gemini |= strcmp(order[i], "gemini") == 0
+				  ? cfg->gemini_key != NULL || pool_usable(app->db, "gemini") > 0
+				  : pool_usable(app->db, "vertex") > 0;
+	cfg->gemini_configured = gemini;
+	cfg->openai_configured = (cfg->openai_api_key && cfg->openai_api_key[0]) ||
+				 pool_usable(app->db, "openai") > 0;
+}
+
 static void serve_one(struct app *app, const struct http_io *io)
 {
 	long t0 = now_ms();
@@ -223,11 +255,15 @@ static void serve_one(struct app *app, const struct http_io *io)
 	struct reply rp;
 	struct ctx c;
 	memset(&c, 0, sizeof c);
-	http_request_read(&rq, io, app->cfg.max_body_bytes, app->cfg.base_path);
+	http_request_read(&rq, io, app->cfg.base_path);
+	if (!route_streams_body(&rq)) /* else the handler reads it (edits) */
+		http_request_read_body(&rq, app->cfg.max_body_bytes);
 	reply_init(&rp);
 	c.app = app;
 	c.rq = &rq;
 	c.rp = &rp;
+	if ((long)time(NULL) - app->upstreams_checked >= UPSTREAMS_RECHECK)
+		app_upstreams(app);
 	enum img_err rc;
 	if (rq.body_too_large) {
 		c.route = rq.path;
@@ -238,6 +274,10 @@ static void serve_one(struct app *app, const struct http_io *io)
 	}
 	if (rc != IMG_OK)
 		reply_error(&rp, &c.err, rq.request_id);
+	/* What a streaming handler left unread (it stopped at a limit, or never
+	 * started: 401, 429, a body announced too large) is read and discarded:
+	 * nothing more is parsed or kept. */
+	http_body_drain(&rq, BODY_DRAIN_MAX);
 	reply_send(&rp, io, rq.request_id, strcmp(rq.method, "HEAD") == 0);
 	io->finish(io->ctx); /* the client is served; what follows is ours */
 	if (c.after_send)
@@ -289,17 +329,9 @@ static int app_start(struct app *app)
 	buf_free(&ferrs);
 	/* The environment's upstream keys join the pool; keys added with
 	 * `imagegw account add` make Gemini available even without them. */
-	int gemini_keys = pool_sync(&app->cfg, app->db);
+	pool_sync(&app->cfg, app->db);
 	vertex_sync_dir(&app->cfg, app->db);
-	/* Gemini's models are served when some provider of gemini_providers has
-	 * an enabled entry (an API key, or a Vertex service account). */
-	const char *order[2];
-	config_provider_rank(&app->cfg, order);
-	app->cfg.gemini_configured = 0;
-	for (int i = 0; i < 2 && order[i]; i++)
-		if (strcmp(order[i], "gemini") == 0 ? gemini_keys > 0 || app->cfg.gemini_key
-						    : pool_enabled_count(app->db, "vertex") > 0)
-			app->cfg.gemini_configured = 1;
+	app_upstreams(app);
 	if (db_meta_get(app->db, "log_salt", app->log_salt, sizeof app->log_salt) != 0) {
 		/* No database: a per-process salt still hides the addresses. */
 		unsigned char r[16];

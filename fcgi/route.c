@@ -21,6 +21,7 @@ static const struct route {
 	enum route_auth auth;
 } routes[] = {
 	{"POST", "/v1/images/generations", images_generations, ROUTE_CLIENT},
+	{"POST", "/v1/images/edits", images_edits, ROUTE_CLIENT}, /* streams its body */
 	{"POST", "/v1/prompts/enhance", prompts_enhance, ROUTE_CLIENT},
 	{"GET", "/v1/models", models_list, ROUTE_CLIENT},
 	{"GET", "/v1/files/*", files_get, ROUTE_PUBLIC}, /* the signature is the credential */
@@ -60,6 +61,18 @@ static enum img_err route_auth(struct ctx *c, enum route_auth level)
 		return throttle_check(c);
 	}
 	return IMG_OK;
+}
+
+/* POST routes whose handler reads the body itself as it arrives (uploads
+ * checked against their limits while reading); the others get it whole. */
+static const char *const streaming_routes[] = {"/v1/images/edits"};
+
+int route_streams_body(const struct http_request *rq)
+{
+	for (size_t i = 0; i < sizeof streaming_routes / sizeof streaming_routes[0]; i++)
+		if (strcmp(rq->method, "POST") == 0 && path_matches(streaming_routes[i], rq->path))
+			return 1;
+	return 0;
 }
 
 enum img_err route_dispatch(struct ctx *c)

@@ -17,8 +17,9 @@ struct app {
 	struct config cfg;
 	struct sqlite3 *db; /* NULL when the database could not be opened */
 	char db_error[256];
-	char log_salt[40];   /* keys the hashes of client addresses in logs */
-	char url_secret[96]; /* signs image URLs: config, else the database, else per process */
+	char log_salt[40];	/* keys the hashes of client addresses in logs */
+	char url_secret[96];	/* signs image URLs: config, else the database, else per process */
+	long upstreams_checked; /* when cfg's *_configured were last read from the pool */
 };
 
 /* Fields a handler learns and the request log event reports (SPEC 7). */
@@ -75,8 +76,13 @@ typedef enum img_err (*route_fn)(struct ctx *c);
  * paths with another method 405 with Allow. */
 enum img_err route_dispatch(struct ctx *c);
 
+/* 1 when the route of rq reads its body itself, as a stream
+ * (http_body_read), instead of being handed it whole in rq->body. */
+int route_streams_body(const struct http_request *rq);
+
 /* Handlers, one file per resource. */
 enum img_err images_generations(struct ctx *c);
+enum img_err images_edits(struct ctx *c);
 enum img_err prompts_enhance(struct ctx *c);
 enum img_err models_list(struct ctx *c);
 enum img_err health_get(struct ctx *c);

@@ -209,6 +209,36 @@ def quota_cost():
     return rows
 
 
+def multipart_cost():
+    binary = os.environ.get("IMAGEGW_BENCH_MULTIPART")
+    if not binary:
+        return []
+    out = subprocess.run([binary, "20", "20"], capture_output=True, text=True).stdout.split()
+    return [("multipart parse of a 20 MiB upload, 64 KiB feeds (median / best)",
+             f"{out[0]} / {out[1]} MB/s")]
+
+
+def edit_upload(gw, rounds):
+    """A 20 MiB edit on local-preview through lighttpd+imagegw, against a
+    generation of the same prompt: the cost of taking the upload (lighttpd
+    spooling it, imagegw reading, parsing, sniffing and hashing it)."""
+    import json
+    import test_edits  # the edit tests' image and form builders
+    head = test_edits.png(64, 64)
+    image = head + os.urandom(20 * 1024 * 1024 - len(head))
+    ctype, body = test_edits.form([("prompt", "bench edit"), ("model", "local-preview"),
+                                   ("image", image, "in.png", "image/png")])
+    gen = json.dumps({"prompt": "bench edit", "model": "local-preview"})
+    via = keepalive_client(gw.port)
+    g, e, _ = paired(lambda: via("POST", "/v1/images/generations", gen,
+                                 {"Content-Type": "application/json"}),
+                     lambda: via("POST", "/v1/images/edits", body, {"Content-Type": ctype}),
+                     rounds)
+    return [("edit with a 20 MiB image vs generation, local-preview (median)",
+             f"{e:.0f} vs {g:.0f} ms: {len(body) / 1e6 / ((e - g) / 1000):.0f} MB/s "
+             "for the upload end to end")]
+
+
 def parallel(gw):
     def run(n):
         t = time.perf_counter()
@@ -258,9 +288,11 @@ def main():
                               max(20, ROUNDS // 5))
         rows += parallel(gw)
         rows += cold_start(binary, os.path.join(gw.dir, "var"))
+        rows += edit_upload(gw, max(5, ROUNDS // 20))
         rows += cache_hits(mock, ROUNDS)
         rows += lookup_cost()
         rows += quota_cost()
+        rows += multipart_cost()
     finally:
         gw.stop()
         mock.stop()

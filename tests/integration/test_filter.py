@@ -45,7 +45,9 @@ def test_listed_words_are_refused_before_anything_else(gw, mock, prompt):
     # The message names the list's entry, never echoes the prompt itself.
     msg = r.json()["error"]["message"]
     assert prompt not in msg
-    ev = gw.log_events("request")[-1]
+    # The request line is written after the reply: wait for this request's.
+    rid = r.header("x-request-id")
+    (ev,) = gw.wait_log(lambda e: e.get("event") == "request" and e.get("request_id") == rid)
     assert ev["error_code"] == "IMG_CONTENT_FILTERED" and "prompt_hash" in ev
     assert prompt not in gw.log_text()
 

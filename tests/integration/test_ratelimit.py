@@ -173,6 +173,10 @@ def test_forwarded_for_from_a_trusted_proxy(make_gateway, mock):
     # the log hashes the forwarded client, not the proxy
     r1 = g.get("/v1/models", headers=xff("198.51.100.1"))
     r2 = g.get("/v1/models", headers=xff("198.51.100.2"))
+    # The request line is written after the reply: wait for both.
+    for r in (r1, r2):
+        g.wait_log(lambda e: e.get("event") == "request"
+                   and e.get("request_id") == r.header("x-request-id"))
     ev = {e["request_id"]: e["client"] for e in
           g.wait_log(lambda e: e.get("event") == "request" and e.get("route") == "/v1/models")}
     c1, c2 = ev[r1.header("x-request-id")], ev[r2.header("x-request-id")]

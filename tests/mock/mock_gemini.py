@@ -32,6 +32,9 @@ Order of evaluation for one generate call:
   7. transport directives (close, garbage, truncated, slow_body) change how
      that reply goes out on the wire.
 
+The same server answers the OpenAI Images API (POST /v1/images/generations,
+POST /v1/images/edits) through tests/mock/mock_openai.py.
+
 Control endpoints (not part of Google's API):
   GET  /_mock/requests  recorded generate calls, inline image data summarised
   GET  /_mock/count     {"count": n}
@@ -64,8 +67,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Callable
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import mock_vertex  # noqa: E402 (the Vertex AI and OAuth2 endpoints)
+import mock_openai  # the OpenAI Images paths; tests/mock/mock_openai.py
+import mock_vertex  # the Vertex AI and OAuth2 token paths; tests/mock/mock_vertex.py
 
 # --------------------------------------------------------------------------
 # Scenario table: every directive the mock understands.
@@ -1102,6 +1105,31 @@ def strip_inline_data(value: Any) -> Any:
     return value
 
 
+def parts_summary(body: Any) -> dict:
+    """What contents[0].parts carried, part by part, for tests of edits: each
+    inline image's declared type, decoded length, SHA-256 and sniffed type,
+    each text part's length, and whether any text speaks of a mask."""
+    try:
+        parts = body["contents"][0]["parts"]
+    except (KeyError, IndexError, TypeError):
+        return {"count": 0, "inline_count": 0, "items": [], "text_mentions_mask": False}
+    items = []
+    mentions = False
+    for part in parts if isinstance(parts, list) else []:
+        if not isinstance(part, dict):
+            items.append({"kind": "other"})
+        elif isinstance(part.get("text"), str):
+            mentions = mentions or "mask" in part["text"].lower()
+            items.append({"kind": "text", "len": len(part["text"]),
+                          "mentions_mask": "mask" in part["text"].lower()})
+        elif pick(part, "inlineData") is not None:
+            items.append({"kind": "inline", **summarise_blob(pick(part, "inlineData"))})
+        else:
+            items.append({"kind": "other"})
+    return {"count": len(items), "inline_count": sum(i["kind"] == "inline" for i in items),
+            "items": items, "text_mentions_mask": mentions}
+
+
 class MockState:
     """Records and mock:fail counters, shared by all handler threads."""
 
@@ -1218,6 +1246,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         match = GENERATE_PATH.match(path)
         if match and method == "POST":
             self.generate(match.group("model"), path, query, raw)
+        elif mock_openai.handles(method, path):
+            mock_openai.serve(self, sys.modules[__name__], method, path, raw)
         elif mock_vertex.handles(method, path):
             mock_vertex.route(self, method, path, query, raw)
         elif (method, path) == ("GET", "/_mock/requests"):
@@ -1226,6 +1256,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(json_reply(200, {"count": self.server.state.count()}))
         elif (method, path) == ("POST", "/_mock/reset"):
             self.server.state.reset()
+            mock_openai.reset()
             mock_vertex.STATE.reset()
             self.send(json_reply(200, {"status": "reset"}))
         elif (method, path) == ("GET", "/_mock/health"):
@@ -1279,7 +1310,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             name = name.lower()
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
         entry = {"path": path, "model": model, "query": params, "headers": headers,
-                 "body": strip_inline_data(body), "time": time.time()}
+                 "body": strip_inline_data(body), "parts": parts_summary(body),
+                 "time": time.time()}
         if vertex is not None:
             entry["vertex"] = vertex
         if body is None:

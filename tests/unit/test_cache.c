@@ -516,6 +516,108 @@ TEST(key_canonical_string_and_label)
 	item_free(&it);
 }
 
+/* The key of slot 0 of a request with these uploads (SHA-256 hex strings,
+ * "" for no mask), built the way produce_run builds it. */
+static void edit_key(const char *json, const char *const *shas, int n, const char *mask,
+		     char out[65])
+{
+	struct item it;
+	struct gen_input in[GEN_MAX_INPUTS], m;
+	struct cache_inputs ci;
+	struct cache_key k;
+
+	item_make(&it, json, 0);
+	memset(in, 0, sizeof in);
+	memset(&m, 0, sizeof m);
+	for (int i = 0; i < n; i++)
+		snprintf(in[i].sha256, sizeof in[i].sha256, "%s", shas[i]);
+	snprintf(m.sha256, sizeof m.sha256, "%s", mask);
+	/* The request's own inputs are not freed by item_free: lend them. */
+	it.r.inputs = in;
+	it.r.ninputs = n;
+	it.r.mask = mask[0] ? &m : NULL;
+	cache_key_inputs(&it.r, &ci);
+	cache_key_build(&it.p, &it.r, ci.list, 0, &k, NULL);
+	snprintf(out, 65, "%s", it.ok ? k.hex : "(error)");
+	it.r.inputs = NULL;
+	it.r.ninputs = 0;
+	it.r.mask = NULL;
+	item_free(&it);
+}
+
+TEST(key_covers_edit_inputs_and_mask)
+{
+	static const char *const body =
+		"{\"prompt\":\"make it blue\",\"model\":\"gemini-3-pro-image\"}";
+	static const char a[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	static const char b[] = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+	static const char c[] = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+	const char *ab[] = {a, b}, *ba[] = {b, a}, *only_a[] = {a}, *only_b[] = {b},
+		   *abc[] = {a, b, c};
+	char gen[65], k_a[65], k_a2[65], k_b[65], k_ab[65], k_ba[65], k_abc[65];
+	char k_a_mb[65], k_a_mb2[65], k_a_mc[65];
+
+	key_of(body, 0, gen);
+	edit_key(body, only_a, 1, "", k_a);
+	edit_key(body, only_a, 1, "", k_a2);
+	edit_key(body, only_b, 1, "", k_b);
+	edit_key(body, ab, 2, "", k_ab);
+	edit_key(body, ba, 2, "", k_ba);
+	edit_key(body, abc, 3, "", k_abc);
+	edit_key(body, only_a, 1, b, k_a_mb);
+	edit_key(body, only_a, 1, b, k_a_mb2);
+	edit_key(body, only_a, 1, c, k_a_mc);
+
+	/* Stable for the same uploads. */
+	CHECK_STR(k_a, k_a2);
+	CHECK_STR(k_a_mb, k_a_mb2);
+	/* Every change of the uploads changes it: another image, the order,
+	 * one more image, a mask, another mask; and an edit never keys like the
+	 * generation of the same prompt. */
+	const char *all[] = {gen, k_a, k_b, k_ab, k_ba, k_abc, k_a_mb, k_a_mc};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		for (size_t j = i + 1; j < sizeof all / sizeof all[0]; j++)
+			if (strcmp(all[i], all[j]) == 0) {
+				fprintf(stderr, "  keys %zu and %zu are equal\n", i, j);
+				unit_cur_failed = 1;
+			}
+	/* The same image as the mask or as a second input are different edits. */
+	CHECK(strcmp(k_ab, k_a_mb) != 0);
+
+	/* The canonical string names each hash, the mask as such. */
+	struct item it;
+	struct gen_input in[2], m;
+	struct cache_inputs ci;
+	struct cache_key k;
+	struct buf canon = BUF_INIT;
+	item_make(&it, body, 0);
+	memset(in, 0, sizeof in);
+	memset(&m, 0, sizeof m);
+	snprintf(in[0].sha256, 65, "%s", a);
+	snprintf(in[1].sha256, 65, "%s", b);
+	snprintf(m.sha256, 65, "%s", c);
+	it.r.inputs = in;
+	it.r.ninputs = 2;
+	it.r.mask = &m;
+	cache_key_inputs(&it.r, &ci);
+	cache_key_build(&it.p, &it.r, ci.list, 0, &k, &canon);
+	char want[256];
+	snprintf(want, sizeof want, "\ninputs=%s,%s,mask:%s\n", a, b, c);
+	CHECK(strstr(buf_cstr(&canon), want) != NULL);
+	it.r.inputs = NULL;
+	it.r.ninputs = 0;
+	it.r.mask = NULL;
+	buf_free(&canon);
+	item_free(&it);
+	/* A generation's string has an empty list, so existing keys are unchanged. */
+	item_make(&it, body, 0);
+	cache_key_inputs(&it.r, &ci);
+	CHECK(ci.list[0] == NULL);
+	cache_key_build(&it.p, &it.r, ci.list, 0, &k, NULL);
+	CHECK_STR(k.hex, gen);
+	item_free(&it);
+}
+
 /* ---- blob paths ---------------------------------------------------------------- */
 
 TEST(blob_path_accepts_only_hash_names)
@@ -1472,6 +1574,7 @@ int main(void)
 	RUN(key_each_field_alone);
 	RUN(key_ignores_what_does_not_change_the_image);
 	RUN(key_canonical_string_and_label);
+	RUN(key_covers_edit_inputs_and_mask);
 	RUN(blob_path_accepts_only_hash_names);
 	RUN(store_then_lookup_hits_with_identical_bytes);
 	RUN(store_refuses_what_it_cannot_keep);

@@ -96,6 +96,7 @@ TEST(defaults)
 	CHECK_INT(cfg.max_prompt_chars, 8000);
 	CHECK_INT(cfg.max_n, 10);
 	CHECK_INT(cfg.max_body_bytes, 1048576);
+	CHECK_INT(cfg.max_upload_mb, 20);
 	CHECK_STR(cfg.safety_threshold, "OFF");
 	CHECK_STR(cfg.default_image_size, "2K");
 	CHECK_STR(cfg.gemini_base_url, "https://generativelanguage.googleapis.com");

@@ -99,7 +99,12 @@ static struct json *build(const struct gen_plan *p, int has_seed, long long seed
 	struct json_error je;
 	struct json *j;
 
-	gemini_build_request(&b, p, has_seed, seed);
+	struct gen_req r;
+
+	memset(&r, 0, sizeof r);
+	r.has_seed = has_seed;
+	r.seed = seed;
+	gemini_build_request(&b, p, &r);
 	j = json_parse(b.data, b.len, &je);
 	if (!j)
 		fprintf(stderr, "  request not JSON (%s): %s\n", je.msg, buf_cstr(&b));
@@ -156,6 +161,134 @@ TEST(request_no_image_size)
 	CHECK_STR(json_get_str(ic, "aspectRatio"), "9:16");
 	CHECK(json_get(ic, "imageSize") == NULL);
 	json_free(j);
+}
+
+/* An edit's input, its bytes copied in (gen_input owns a buf). */
+static struct gen_input input(const void *bytes, size_t n, const char *mime)
+{
+	struct gen_input in;
+
+	memset(&in, 0, sizeof in);
+	buf_append(&in.bytes, bytes, n);
+	in.mime = mime;
+	return in;
+}
+
+/* Decodes the inline part's data and compares it with the bytes sent. */
+static int inline_is(const struct json *part, const char *mime, const void *bytes, size_t n)
+{
+	const struct json *d = json_get(part, "inlineData");
+	const char *data = d ? json_get_str(d, "data") : NULL;
+	struct buf raw = BUF_INIT;
+	int ok = data && json_get_str(d, "mimeType") &&
+		 strcmp(json_get_str(d, "mimeType"), mime) == 0 &&
+		 b64_decode(&raw, data, strlen(data)) == 0 && raw.len == n &&
+		 memcmp(raw.data, bytes, n) == 0 && b64_is_canonical(data, strlen(data));
+
+	buf_free(&raw);
+	return ok;
+}
+
+static struct json *build_edit(const struct gen_plan *p, struct gen_req *r)
+{
+	struct buf b = BUF_INIT;
+	struct json *j;
+
+	gemini_build_request(&b, p, r);
+	j = json_parse(b.data, b.len, NULL);
+	if (!j)
+		fprintf(stderr, "  edit request not JSON: %.300s\n", buf_cstr(&b));
+	buf_free(&b);
+	return j;
+}
+
+TEST(request_edit_inputs_in_order)
+{
+	struct gen_plan p = plan();
+	struct gen_input in[3] = {input(png_a, sizeof png_a, "image/png"),
+				  input(jpeg, sizeof jpeg, "image/jpeg"),
+				  input(webp, sizeof webp, "image/webp")};
+	struct gen_req r;
+
+	memset(&r, 0, sizeof r);
+	r.inputs = in;
+	r.ninputs = 3;
+	struct json *j = build_edit(&p, &r);
+	const struct json *parts = json_get(json_at(json_get(j, "contents"), 0), "parts");
+	CHECK(parts && parts->type == JSON_ARRAY && parts->count == 4);
+	/* The prompt first, alone: no mask, so no mask wording anywhere. */
+	CHECK_STR(json_get_str(json_at(parts, 0), "text"), p.revised_prompt);
+	CHECK(inline_is(json_at(parts, 1), "image/png", png_a, sizeof png_a));
+	CHECK(inline_is(json_at(parts, 2), "image/jpeg", jpeg, sizeof jpeg));
+	CHECK(inline_is(json_at(parts, 3), "image/webp", webp, sizeof webp));
+	for (size_t i = 0; parts && i < parts->count; i++) {
+		const char *t = json_get_str(json_at(parts, i), "text");
+		CHECK(!t || !strstr(t, "mask"));
+	}
+	/* The rest of the body is the generation's. */
+	CHECK_STR(json_get_str(json_get(json_get(j, "generationConfig"), "imageConfig"),
+			       "aspectRatio"),
+		  "16:9");
+	json_free(j);
+	for (int i = 0; i < 3; i++)
+		buf_free(&in[i].bytes);
+}
+
+TEST(request_edit_mask)
+{
+	struct gen_plan p = plan();
+	struct gen_input in = input(jpeg, sizeof jpeg, "image/jpeg");
+	struct gen_input mask = input(png_b, sizeof png_b, "image/png");
+	struct gen_req r;
+
+	memset(&r, 0, sizeof r);
+	r.inputs = &in;
+	r.ninputs = 1;
+	r.mask = &mask;
+	r.has_seed = 1;
+	r.seed = 7;
+	struct json *j = build_edit(&p, &r);
+	const struct json *parts = json_get(json_at(json_get(j, "contents"), 0), "parts");
+	CHECK(parts && parts->count == 4);
+	CHECK_STR(json_get_str(json_at(parts, 0), "text"), p.revised_prompt);
+	CHECK(inline_is(json_at(parts, 1), "image/jpeg", jpeg, sizeof jpeg));
+	/* The mask is explained in words right before it, then sent as an image. */
+	const char *t = json_get_str(json_at(parts, 2), "text");
+	CHECK(t && strstr(t, "mask") && strstr(t, "transparent") && strstr(t, "first image"));
+	CHECK(inline_is(json_at(parts, 3), "image/png", png_b, sizeof png_b));
+	const struct json *seed = json_get(json_get(j, "generationConfig"), "seed");
+	CHECK(seed && seed->is_int && seed->integer == 7);
+	json_free(j);
+	buf_free(&in.bytes);
+	buf_free(&mask.bytes);
+}
+
+/* A multi-megabyte image goes into the body as exact, canonical base64. */
+TEST(request_edit_large_image)
+{
+	struct gen_plan p = plan();
+	size_t n = 3 * 1024 * 1024 + 1;
+	unsigned char *big = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (unsigned char)(i * 7 + (i >> 9));
+	memcpy(big, png_a, sizeof png_a);
+	struct gen_input in = input(big, n, "image/png");
+	struct gen_req r;
+	struct buf b = BUF_INIT;
+
+	memset(&r, 0, sizeof r);
+	r.inputs = &in;
+	r.ninputs = 1;
+	gemini_build_request(&b, &p, &r);
+	size_t cap = b.cap;
+	CHECK(b.len < cap && b.len + 4096 > (n + 2) / 3 * 4);
+	struct json *j = json_parse(b.data, b.len, NULL);
+	const struct json *parts = json_get(json_at(json_get(j, "contents"), 0), "parts");
+	CHECK(inline_is(json_at(parts, 1), "image/png", big, n));
+	json_free(j);
+	buf_free(&b);
+	buf_free(&in.bytes);
+	free(big);
 }
 
 static long long seed_sent(long long seed, int *ok)
@@ -738,5 +871,8 @@ int main(void)
 	RUN(error_without_details);
 	RUN(error_not_json);
 	RUN(duration);
+	RUN(request_edit_inputs_in_order);
+	RUN(request_edit_mask);
+	RUN(request_edit_large_image);
 	UNIT_DONE();
 }

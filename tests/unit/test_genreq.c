@@ -1,6 +1,7 @@
 /* Unit tests for core/genreq.c: the JSON body of POST /v1/images/generations
  * (SPEC 2.1) — valid bodies, every rejection with the field it names, null as
- * absent, unknown fields ignored, and freeing after any failure. */
+ * absent, unknown fields ignored, and freeing after any failure — and the
+ * text fields of an edits form (SPEC 2.2), checked to follow the same rules. */
 #include "../../core/genreq.c"
 
 #include "unit.h"
@@ -389,6 +390,177 @@ TEST(free_after_failure)
 	genreq_free(&req);
 }
 
+/* ---- the form of POST /v1/images/edits ------------------------------------ */
+
+static enum img_err parse_form(const struct genreq_field *f, size_t n)
+{
+	return genreq_parse_form(&cfg, f, n, &req, &err);
+}
+
+#define FIELD(name, text)                                                                          \
+	{                                                                                          \
+		name, text, sizeof text - 1                                                        \
+	}
+
+/* One field next to a valid prompt, sent both ways: as form text, and as the
+ * JSON value json.  Both must give the same code, param and request. */
+struct same_case {
+	const char *name, *text, *json;
+};
+
+static const struct same_case same_cases[] = {
+	{"n", "3", "3"},
+	{"n", "0", "0"},
+	{"n", "11", "11"},
+	{"n", "-1", "-1"},
+	{"size", "1792x1024", "\"1792x1024\""},
+	{"size", "auto", "\"auto\""},
+	{"size", "big", "\"big\""},
+	{"size", "", "\"\""},
+	{"aspect_ratio", "16:9", "\"16:9\""},
+	{"aspect_ratio", "16/9", "\"16/9\""},
+	{"image_size", "4k", "\"4k\""},
+	{"image_size", "8K", "\"8K\""},
+	{"quality", "HD", "\"HD\""},
+	{"quality", "ultra", "\"ultra\""},
+	{"style", "Natural", "\"Natural\""},
+	{"style", "noir", "\"noir\""},
+	{"response_format", "url", "\"url\""},
+	{"response_format", "png", "\"png\""},
+	{"safety_threshold", "medium", "\"medium\""},
+	{"safety_threshold", "EXTREME", "\"EXTREME\""},
+	{"safety_level", "high", "\"high\""},
+	{"safety_level", "x", "\"x\""},
+	{"seed", "42", "42"},
+	{"seed", "-7", "-7"},
+	{"seed", "9007199254740993", "9007199254740993"},
+	{"cache", "false", "false"},
+	{"cache", "true", "true"},
+	{"user", "alice", "\"alice\""},
+	{"model", "gemini-3-pro-image-2k", "\"gemini-3-pro-image-2k\""},
+	{"model", "", "\"\""},
+	{"prompt", "", "\"\""},
+	{"prompt", "   ", "\"   \""},
+	{"prompt", "01234567890", "\"01234567890\""}, /* over max_prompt_chars below */
+	{"unknown_field", "whatever", "\"whatever\""},
+};
+
+static int same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_req(const struct gen_req *a, const struct gen_req *b)
+{
+	return same_str(a->prompt, b->prompt) && same_str(a->model, b->model) && a->n == b->n &&
+	       same_str(a->size, b->size) && same_str(a->aspect_ratio, b->aspect_ratio) &&
+	       same_str(a->image_size, b->image_size) && same_str(a->quality, b->quality) &&
+	       same_str(a->style, b->style) && a->response_url == b->response_url &&
+	       a->safety == b->safety && a->has_seed == b->has_seed && a->seed == b->seed &&
+	       same_str(a->user, b->user) && a->no_store == b->no_store;
+}
+
+TEST(form_follows_json_rules)
+{
+	cfg.max_prompt_chars = 10;
+	for (size_t i = 0; i < sizeof same_cases / sizeof same_cases[0]; i++) {
+		const struct same_case *c = &same_cases[i];
+		int is_prompt = strcmp(c->name, "prompt") == 0;
+		struct genreq_field f[2] = {{"prompt", "a fox", 5},
+					    {c->name, c->text, strlen(c->text)}};
+		struct gen_req json_req;
+		struct img_error json_err;
+		struct buf body = BUF_INIT;
+
+		if (is_prompt)
+			buf_printf(&body, "{\"prompt\":%s}", c->json);
+		else
+			buf_printf(&body, "{\"prompt\":\"a fox\",\"%s\":%s}", c->name, c->json);
+		enum img_err jrc =
+			genreq_parse_json(&cfg, body.data, body.len, &json_req, &json_err);
+		enum img_err frc = is_prompt ? parse_form(f + 1, 1) : parse_form(f, 2);
+		int same = jrc == frc && strcmp(json_err.param, err.param) == 0 &&
+			   strcmp(json_err.message, err.message) == 0 &&
+			   (jrc != IMG_OK || same_req(&json_req, &req));
+		if (!same)
+			fprintf(stderr, "  %s=%s: json %s '%s' (%s), form %s '%s' (%s)\n", c->name,
+				c->text, err_info(jrc)->code, json_err.param, json_err.message,
+				err_info(frc)->code, err.param, err.message);
+		CHECK(same);
+		genreq_free(&json_req);
+		genreq_free(&req);
+		buf_free(&body);
+	}
+	cfg.max_prompt_chars = 8000;
+}
+
+/* Where a form differs from JSON: everything is text, so integers and
+ * booleans are spelled out, and the text itself must be valid UTF-8. */
+TEST(form_text_values)
+{
+	struct genreq_field ok[] = {
+		FIELD("prompt", "a red fox"),	       FIELD("n", "2"),
+		FIELD("seed", "-9223372036854775808"), FIELD("cache", "FALSE"),
+		FIELD("response_format", "url"),       FIELD("prompt", "ignored")};
+	CHECK_INT(parse_form(ok, 6), IMG_OK);
+	CHECK_STR(req.prompt, "a red fox"); /* the first of a name counts */
+	CHECK_INT(req.n, 2);
+	CHECK(req.has_seed && req.seed == -9223372036854775807LL - 1);
+	CHECK_INT(req.no_store, 1);
+	CHECK_INT(req.response_url, 1);
+	CHECK(req.inputs == NULL && req.ninputs == 0 && req.mask == NULL);
+	genreq_free(&req);
+
+	static const struct {
+		struct genreq_field f;
+		enum img_err code;
+		const char *param;
+	} bad[] = {
+		{FIELD("n", "2.5"), IMG_INVALID_REQUEST, "n"},
+		{FIELD("n", " 2"), IMG_INVALID_REQUEST, "n"},
+		{FIELD("n", "+2"), IMG_INVALID_REQUEST, "n"},
+		{FIELD("n", ""), IMG_INVALID_REQUEST, "n"},
+		{FIELD("n", "-"), IMG_INVALID_REQUEST, "n"},
+		{FIELD("n", "99999999999999999999"), IMG_INVALID_REQUEST, "n"},
+		{FIELD("seed", "9223372036854775808"), IMG_INVALID_REQUEST, "seed"},
+		{FIELD("seed", "0x10"), IMG_INVALID_REQUEST, "seed"},
+		{FIELD("cache", "no"), IMG_INVALID_REQUEST, "cache"},
+		{FIELD("cache", "1"), IMG_INVALID_REQUEST, "cache"},
+		{FIELD("user", "caf\xe9"), IMG_INVALID_REQUEST, "user"},
+		{FIELD("user", "\xed\xa0\x80"), IMG_INVALID_REQUEST, "user"},
+		{FIELD("model", "a\0b"), IMG_INVALID_REQUEST, "model"},
+		{FIELD("style", "viv\xc3"), IMG_INVALID_REQUEST, "style"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct genreq_field f[2] = {FIELD("prompt", "p"), bad[i].f};
+		enum img_err rc = parse_form(f, 2);
+		int ok2 = rc == bad[i].code && strcmp(err.param, bad[i].param) == 0;
+		if (!ok2)
+			fprintf(stderr, "  %s: got %s '%s' (%s)\n", bad[i].f.name,
+				err_info(rc)->code, err.param, err.message);
+		CHECK(ok2);
+		genreq_free(&req);
+	}
+
+	struct genreq_field noprompt[] = {FIELD("model", "local-preview")};
+	CHECK_INT(parse_form(noprompt, 1), IMG_INVALID_PROMPT);
+	CHECK_STR(err.param, "prompt");
+	genreq_free(&req);
+	CHECK_INT(parse_form(NULL, 0), IMG_INVALID_PROMPT);
+	genreq_free(&req);
+	struct genreq_field badutf[] = {FIELD("prompt", "\xff\xfe")};
+	CHECK_INT(parse_form(badutf, 1), IMG_INVALID_PROMPT);
+	CHECK_STR(err.param, "prompt");
+	genreq_free(&req);
+	struct genreq_field nul[] = {FIELD("prompt", "a\0b")};
+	CHECK_INT(parse_form(nul, 1), IMG_INVALID_PROMPT);
+	genreq_free(&req);
+	/* Multi-byte text counts in code points, as in JSON. */
+	struct genreq_field utf[] = {FIELD("prompt", "\xf0\x9f\xa6\x8a \xc3\xa9t\xc3\xa9")};
+	CHECK_INT(parse_form(utf, 1), IMG_OK);
+	genreq_free(&req);
+}
+
 int main(void)
 {
 	setup();
@@ -405,5 +577,7 @@ int main(void)
 	RUN(unknown_fields_ignored);
 	RUN(body_rejections);
 	RUN(free_after_failure);
+	RUN(form_follows_json_rules);
+	RUN(form_text_values);
 	UNIT_DONE();
 }

@@ -119,7 +119,7 @@ TEST(rejected_ids)
 	CHECK(rejected("gemini-3-pro-image4k"));
 	CHECK(rejected("gemini-3-pro"));
 	CHECK(rejected(""));
-	CHECK(rejected("dall-e-3"));
+	CHECK(rejected("dall-e-4"));
 	CHECK(rejected("local-preview-7x3"));
 	CHECK(rejected("local-previewx"));
 	/* Longer than the id buffer. */
@@ -176,6 +176,57 @@ TEST(no_gemini_key)
 	CHECK_INT(model_resolve(&cfg_off, "local-preview", &m), 0);
 }
 
+/* A configuration with an OpenAI key and two extra ids (one repeating a
+ * built-in id, in another case). */
+static struct config openai_cfg(int gemini, int openai)
+{
+	struct config c = cfg_on;
+	c.gemini_configured = gemini;
+	c.openai_configured = openai;
+	c.openai_models = (char *)" gpt-image-1-mini, DALL-E-3 ,Flux-Schnell,,";
+	return c;
+}
+
+TEST(openai_models)
+{
+	struct model_spec m;
+	struct config on = openai_cfg(0, 1), off = openai_cfg(1, 0);
+
+	CHECK_INT(model_resolve(&on, "dall-e-3", &m), 0);
+	CHECK_INT(m.provider, PROVIDER_OPENAI);
+	CHECK_STR(m.family, "dall-e-3");
+	CHECK_STR(m.upstream, "dall-e-3");
+	CHECK_STR(m.ratios[1], "7:4");
+	CHECK_INT(model_resolve(&on, "GPT-Image-1", &m), 0);
+	CHECK_STR(m.id, "gpt-image-1");
+	CHECK_STR(m.upstream, "gpt-image-1");
+	CHECK_INT(model_resolve(&on, "dall-e-2", &m), 0);
+	CHECK_STR(m.ratios[0], "1:1");
+	CHECK(m.ratios[1] == NULL);
+	/* Extra ids resolve case-insensitively and go upstream as configured. */
+	CHECK_INT(model_resolve(&on, "flux-schnell", &m), 0);
+	CHECK_INT(m.provider, PROVIDER_OPENAI);
+	CHECK_STR(m.upstream, "Flux-Schnell");
+	CHECK_STR(m.family, "flux-schnell");
+	CHECK_INT(model_resolve(&on, "gpt-image-1-mini", &m), 0);
+	CHECK_INT(model_resolve(&on, "gpt-image-2", &m), -1);
+	CHECK_INT(model_resolve(&on, "flux", &m), -1);
+	/* Without an OpenAI key they are "needs a key", like Gemini without one;
+	 * the provider is named for the message. */
+	CHECK_INT(model_resolve(&off, "dall-e-3", &m), -2);
+	CHECK_INT(m.provider, PROVIDER_OPENAI);
+	CHECK_INT(model_resolve(&off, "flux-schnell", &m), -2);
+	CHECK_INT(model_resolve(&off, "dall-e-9", &m), -1);
+	/* No openai_models at all (NULL in a zeroed config) is fine. */
+	struct config bare = cfg_on;
+	bare.openai_configured = 1;
+	CHECK_INT(model_resolve(&bare, "gpt-image-1", &m), 0);
+	CHECK_INT(model_resolve(&bare, "flux-schnell", &m), -1);
+	CHECK_STR(model_provider_name(PROVIDER_OPENAI), "openai");
+	CHECK_STR(model_provider_name(PROVIDER_GEMINI), "gemini");
+	CHECK_STR(model_provider_name(PROVIDER_LOCAL), "local");
+}
+
 TEST(local_models)
 {
 	struct model_spec m;
@@ -200,6 +251,11 @@ TEST(default_model)
 
 	CHECK_STR(model_default(&cfg_on), "gemini-3-pro-image");
 	CHECK_STR(model_default(&cfg_off), "local-preview");
+	/* Only OpenAI configured: its GPT image model. */
+	struct config oa = openai_cfg(0, 1);
+	CHECK_STR(model_default(&oa), "gpt-image-1");
+	oa.gemini_configured = 1;
+	CHECK_STR(model_default(&oa), "gemini-3-pro-image");
 	c.default_model = (char *)"gemini-3-pro-image-4k";
 	CHECK_STR(model_default(&c), "gemini-3-pro-image-4k");
 }
@@ -355,6 +411,22 @@ TEST(list_json)
 	CHECK_INT(pro, 0);
 	CHECK_INT(local, 7);
 	CHECK_INT(other, 0);
+	/* OpenAI configured: three built-in ids and the two new extra ones
+	 * (DALL-E-3 repeats a built-in id and is listed once). */
+	struct config oa = openai_cfg(0, 1);
+	CHECK(list_count(&oa, &pro, &local, &other));
+	CHECK_INT(pro, 0);
+	CHECK_INT(other, 5);
+	struct buf ob = BUF_INIT;
+	model_list_json(&oa, &ob);
+	CHECK(strstr(buf_cstr(&ob), "{\"id\":\"dall-e-3\",\"object\":\"model\""));
+	CHECK(strstr(buf_cstr(&ob), "\"id\":\"Flux-Schnell\""));
+	CHECK(strstr(buf_cstr(&ob), "\"owned_by\":\"openai\""));
+	CHECK(strstr(buf_cstr(&ob), "DALL-E-3") == NULL);
+	buf_free(&ob);
+	oa.openai_configured = 0;
+	CHECK(list_count(&oa, &pro, &local, &other));
+	CHECK_INT(other, 0);
 
 	/* The advertised ids appear by name. */
 	struct buf b = BUF_INIT;
@@ -377,6 +449,7 @@ int main(void)
 	RUN(rejected_ids);
 	RUN(passthrough);
 	RUN(no_gemini_key);
+	RUN(openai_models);
 	RUN(local_models);
 	RUN(default_model);
 	RUN(parse_size);

@@ -796,7 +796,7 @@ TEST(too_many_files_and_parts)
 		struct multipart *m = parse("b", b.data, b.len, &rc, &e);
 		CHECK_INT(rc, n == 14 ? IMG_OK : IMG_INVALID_REQUEST);
 		if (n == 15) {
-			CHECK(strstr(e.message, "at most 14 images") != NULL);
+			CHECK(strstr(e.message, "at most 14 file parts") != NULL);
 			CHECK_STR(e.param, "image[]");
 		}
 		multipart_free(m);
@@ -811,7 +811,7 @@ TEST(too_many_files_and_parts)
 		add_file(&b, "b", "image", "i.png", "image/png", png, sizeof png - 1);
 	b.len -= sizeof png - 1 + 2; /* cut the third file's data */
 	CHECK_INT(multipart_feed(m, b.data, b.len, &e), IMG_INVALID_REQUEST);
-	CHECK(strstr(e.message, "at most 2 images") != NULL);
+	CHECK(strstr(e.message, "at most 2 file parts") != NULL);
 	multipart_free(m);
 	buf_free(&b);
 
@@ -1035,6 +1035,42 @@ TEST(image_names)
 	CHECK_INT(multipart_count(NULL), 0);
 }
 
+/* Parts are visible between feeds (edits refuses a body early from them),
+ * and multipart_take moves a part's data out without copying. */
+TEST(parts_while_feeding_and_take)
+{
+	static const char body[] =
+		"--b\r\nContent-Disposition: form-data; name=\"image\"; "
+		"filename=\"a.png\"\r\n\r\n0123456789abcdef\r\n--b\r\n"
+		"Content-Disposition: form-data; name=\"prompt\"\r\n\r\nhi\r\n--b--\r\n";
+	struct multipart *m = multipart_new("b", NULL);
+	struct img_error e;
+	size_t first = 80; /* through the image's headers and a few data bytes */
+
+	CHECK_INT(multipart_feed(m, body, first, &e), IMG_OK);
+	CHECK_INT(multipart_count(m), 1);
+	CHECK_STR(multipart_part(m, 0)->name, "image");
+	CHECK(multipart_part(m, 0)->is_file);
+	CHECK(multipart_part(m, 0)->data.len < 16);
+	CHECK_INT(multipart_feed(m, body + first, sizeof body - 1 - first, &e), IMG_OK);
+	CHECK_INT(multipart_finish(m, &e), IMG_OK);
+	CHECK_INT(multipart_count(m), 2);
+
+	const char *where = multipart_part(m, 0)->data.data;
+	struct buf out = BUF_INIT;
+	buf_puts(&out, "freed first");
+	multipart_take(m, 0, &out);
+	CHECK(out.data == where); /* moved, not copied */
+	CHECK_INT(out.len, 16);
+	CHECK(memcmp(out.data, "0123456789abcdef", 16) == 0);
+	CHECK(multipart_part(m, 0)->data.data != NULL && multipart_part(m, 0)->data.len == 0);
+	multipart_take(m, 9, &out); /* past the end: out is emptied */
+	CHECK(out.len == 0);
+	CHECK_STR(multipart_field(m, "prompt")->data.data, "hi");
+	buf_free(&out);
+	multipart_free(m);
+}
+
 int main(void)
 {
 	RUN(boundary_accepts);
@@ -1057,6 +1093,7 @@ int main(void)
 	RUN(malformed);
 	RUN(random_structures);
 	RUN(image_names);
+	RUN(parts_while_feeding_and_take);
 	CHECK_INT(split_mismatches, 0);
 	UNIT_DONE();
 }

@@ -150,29 +150,182 @@ TEST(no_database_uses_the_configured_key)
 	close_pool();
 }
 
+/* The state of the key labelled label: "enabled", "cooling" or "disabled". */
+static const char *key_state(const char *label)
+{
+	sqlite3_stmt *st;
+	static char out[16];
+	sqlite3_prepare_v2(db,
+			   "SELECT enabled, cooldown_until - strftime('%s','now') FROM accounts "
+			   "WHERE label = ?",
+			   -1, &st, NULL);
+	sqlite3_bind_text(st, 1, label, -1, SQLITE_STATIC);
+	snprintf(out, sizeof out, "missing");
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, sizeof out, "%s",
+			 !sqlite3_column_int(st, 0)	 ? "disabled"
+			 : sqlite3_column_int(st, 1) > 0 ? "cooling"
+							 : "enabled");
+	sqlite3_finalize(st);
+	return out;
+}
+
+TEST(openai_environment_key)
+{
+	setenv("IMAGEGW_OPENAI_API_KEY", "sk-one", 1);
+	open_pool("g1,g2");
+	CHECK_INT(pool_sync(&cfg, db), 2); /* still counts Gemini keys */
+	CHECK_INT(pool_usable(db, "openai"), 1);
+	CHECK_INT(pool_usable(db, "gemini"), 2);
+	CHECK_INT(pool_usable(NULL, "openai"), 0);
+	struct pool_key k;
+	int ra;
+	CHECK_INT(pool_take(&cfg, db, "openai", 1, 0, &k, &ra), IMG_OK);
+	CHECK_STR(k.label, "openai-env-1");
+	CHECK_STR(k.secret, "sk-one");
+	CHECK_STR(k.provider, "openai");
+	CHECK_INT(pool_take(&cfg, db, "gemini", 1, 0, &k, &ra), IMG_OK);
+	CHECK_STR(k.provider, "gemini");
+	CHECK(strncmp(k.label, "gemini-env-", 11) == 0);
+	/* Without a database: the configured key. */
+	CHECK_INT(pool_take(&cfg, NULL, "openai", 1, 0, &k, &ra), IMG_OK);
+	CHECK_STR(k.secret, "sk-one");
+	CHECK_STR(k.label, "openai-env-1");
+	/* The key leaves the environment: its row goes, Gemini's stay. */
+	unsetenv("IMAGEGW_OPENAI_API_KEY");
+	config_free(&cfg);
+	struct buf errs = BUF_INIT, warns = BUF_INIT;
+	config_load(&cfg, &errs, &warns);
+	buf_free(&errs);
+	buf_free(&warns);
+	CHECK_INT(pool_sync(&cfg, db), 2);
+	CHECK_STR(key_state("openai-env-1"), "missing");
+	CHECK_INT(pool_take(&cfg, db, "openai", 1, 0, &k, &ra), IMG_UPSTREAM_AUTH);
+	CHECK_INT(pool_take(&cfg, NULL, "openai", 1, 0, &k, &ra), IMG_UPSTREAM_AUTH);
+	CHECK_STR(key_state("gemini-env-2"), "enabled");
+	char err[128];
+	CHECK_INT(pool_add(db, "openai", "openai-env-3", "/dev/null", NULL, 0, 0, err, sizeof err),
+		  -1);
+	CHECK(strstr(err, "openai-env-* are reserved") != NULL);
+	close_pool();
+}
+
+/* Judges one OpenAI answer made with a fresh openai-env-1 key. */
+static enum pool_step judge_openai(long status, const char *body, const char *headers,
+				   struct img_error *e)
+{
+	struct pool_key k;
+	int ra;
+	struct upstream_xfer x;
+	memset(&x, 0, sizeof x);
+	sql("UPDATE accounts SET enabled = 1, cooldown_until = 0");
+	if (pool_take(&cfg, db, "openai", 1, 0, &k, &ra) != IMG_OK)
+		return (enum pool_step) - 1;
+	x.status = status;
+	buf_puts(&x.resp, body);
+	buf_puts(&x.resp_headers, headers);
+	enum pool_step step = pool_judge(&cfg, db, &k, &x, e);
+	upstream_xfer_free(&x);
+	return step;
+}
+
+TEST(judging_openai_errors)
+{
+	setenv("IMAGEGW_OPENAI_API_KEY", "sk-judge", 1);
+	open_pool("g1");
+	pool_sync(&cfg, db);
+	struct img_error e;
+
+	CHECK_INT(judge_openai(401,
+			       "{\"error\":{\"message\":\"Incorrect API key provided: sk-ju**ge.\","
+			       "\"type\":\"invalid_request_error\",\"code\":\"invalid_api_key\"}}",
+			       "", &e),
+		  POOL_ROTATE);
+	CHECK_INT(e.code, IMG_UPSTREAM_AUTH);
+	CHECK_STR(key_state("openai-env-1"), "disabled");
+	sqlite3_stmt *st;
+	sqlite3_prepare_v2(db, "SELECT disabled_reason FROM accounts WHERE label = 'openai-env-1'",
+			   -1, &st, NULL);
+	sqlite3_step(st);
+	const char *why = (const char *)sqlite3_column_text(st, 0);
+	CHECK(why && strstr(why, "invalid_api_key") && !strstr(why, "sk-"));
+	sqlite3_finalize(st);
+
+	CHECK_INT(judge_openai(429,
+			       "{\"error\":{\"code\":\"rate_limit_exceeded\",\"message\":\"Rate "
+			       "limit\",\"type\":\"requests\"}}",
+			       "x-ratelimit-remaining-requests: 0\r\nx-ratelimit-reset-requests: "
+			       "42s\r\n",
+			       &e),
+		  POOL_ROTATE);
+	CHECK_INT(e.code, IMG_QUOTA_EXHAUSTED);
+	CHECK_INT(e.retry_after, 42);
+	CHECK_STR(key_state("openai-env-1"), "cooling");
+
+	CHECK_INT(judge_openai(429,
+			       "{\"error\":{\"code\":\"insufficient_quota\",\"message\":\"You "
+			       "exceeded your current quota\",\"type\":\"insufficient_quota\"}}",
+			       "", &e),
+		  POOL_ROTATE);
+	CHECK_INT(e.code, IMG_QUOTA_EXHAUSTED);
+	CHECK_INT(e.retry_after, 3600);
+	CHECK_STR(key_state("openai-env-1"), "cooling");
+
+	CHECK_INT(judge_openai(400,
+			       "{\"error\":{\"code\":\"content_policy_violation\",\"message\":"
+			       "\"Your request was rejected as a result of our safety system.\","
+			       "\"type\":\"invalid_request_error\"}}",
+			       "", &e),
+		  POOL_DONE);
+	CHECK_INT(e.code, IMG_SAFETY_BLOCKED);
+	CHECK_STR(e.finish_reason, "content_policy_violation");
+	CHECK(strstr(e.message, "safety system") != NULL);
+	CHECK_STR(key_state("openai-env-1"), "enabled");
+
+	CHECK_INT(judge_openai(400,
+			       "{\"error\":{\"code\":null,\"message\":\"Invalid size\","
+			       "\"type\":\"invalid_request_error\"}}",
+			       "", &e),
+		  POOL_DONE);
+	CHECK_INT(e.code, IMG_INVALID_REQUEST);
+	CHECK(strstr(e.message, "Invalid size") != NULL);
+
+	CHECK_INT(judge_openai(403, "{\"error\":{\"message\":\"verify your org\"}}", "", &e),
+		  POOL_DONE);
+	CHECK_INT(e.code, IMG_UPSTREAM_AUTH);
+	CHECK_STR(key_state("openai-env-1"), "enabled");
+
+	CHECK_INT(judge_openai(503, "{\"error\":{\"type\":\"server_error\"}}", "", &e), POOL_RETRY);
+	CHECK_INT(e.code, IMG_UPSTREAM_ERROR);
+	CHECK_INT(judge_openai(504, "", "", &e), POOL_RETRY);
+	CHECK_INT(e.code, IMG_UPSTREAM_TIMEOUT);
+	unsetenv("IMAGEGW_OPENAI_API_KEY");
+	close_pool();
+}
+
 TEST(cooldown_parsing)
 {
 	struct gemini_fault f;
 	memset(&f, 0, sizeof f);
 	f.retry_delay = gemini_parse_duration("7.5s");
-	CHECK_INT(quota_delay(&f, "", 60), 8);
+	CHECK_INT(quota_delay(f.retry_delay, "", 60), 8);
 	f.retry_delay = gemini_parse_duration("47s");
-	CHECK_INT(quota_delay(&f, "", 60), 47);
+	CHECK_INT(quota_delay(f.retry_delay, "", 60), 47);
 	f.retry_delay = gemini_parse_duration("0.2s");
-	CHECK_INT(quota_delay(&f, "", 60), 1);
+	CHECK_INT(quota_delay(f.retry_delay, "", 60), 1);
 	f.retry_delay = gemini_parse_duration("29.723877525s");
-	CHECK_INT(quota_delay(&f, "", 60), 30);
+	CHECK_INT(quota_delay(f.retry_delay, "", 60), 30);
 	f.retry_delay = -1;
-	CHECK_INT(quota_delay(&f, "12", 60), 12);
-	CHECK_INT(quota_delay(&f, "", 60), 60);
-	CHECK_INT(quota_delay(&f, "junk", 45), 45);
+	CHECK_INT(quota_delay(f.retry_delay, "12", 60), 12);
+	CHECK_INT(quota_delay(f.retry_delay, "", 60), 60);
+	CHECK_INT(quota_delay(f.retry_delay, "junk", 45), 45);
 	f.retry_delay = 1e9;
-	CHECK_INT(quota_delay(&f, "", 60), 86400);
+	CHECK_INT(quota_delay(f.retry_delay, "", 60), 86400);
 	/* moved here with the function from core/enhance.c's own copy */
 	f.retry_delay = 29.2;
-	CHECK_INT(quota_delay(&f, "", 60), 30);
+	CHECK_INT(quota_delay(f.retry_delay, "", 60), 30);
 	f.retry_delay = -1;
-	CHECK_INT(quota_delay(&f, "soon", 60), 60);
+	CHECK_INT(quota_delay(f.retry_delay, "soon", 60), 60);
 }
 
 int main(void)
@@ -183,5 +336,7 @@ int main(void)
 	RUN(rpm_and_daily_limits);
 	RUN(no_database_uses_the_configured_key);
 	RUN(cooldown_parsing);
+	RUN(openai_environment_key);
+	RUN(judging_openai_errors);
 	UNIT_DONE();
 }
