@@ -35,7 +35,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
 
 .PHONY: all run test unit integration bench deps install clean san fmt fmt-check \
-        test-live fuzz valgrind docs
+        test-live fuzz fuzz-smoke valgrind docs loadtest
 all: $(BUILD)/imagegw
 
 # --- generated: the SQL migrations and the content filter list, compiled in ---
@@ -97,7 +97,7 @@ unit: $(UNIT_BIN)
 integration: $(BUILD)/san/imagegw $(BUILD)/imagegw
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw $(PYTHON) -m pytest -q tests/integration tests/mock
 
-test: fmt-check unit integration
+test: fmt-check unit fuzz-smoke integration
 
 # Regenerates the key table in docs/configuration.md from core/config.c.
 docs: $(BUILD)/imagegw
@@ -112,11 +112,22 @@ fmt-check:
 # libFuzzer targets over the parsers that see untrusted bytes, each run for
 # FUZZ_RUNS iterations from its checked-in seed corpus.
 FUZZ_RUNS ?= 20000
+FUZZ_FLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -Icore -fsanitize=address,undefined
+FUZZ_CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/fuzz/%.o) $(GEN_SRC:$(BUILD)/gen/%.c=$(BUILD)/fuzz/gen/%.o)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(GEN_SRC) $(wildcard core/*.h)
+# The core is compiled once with coverage hooks; each target links it.
+$(BUILD)/fuzz/core/%.o: core/%.c $(wildcard core/*.h)
 	@mkdir -p $(dir $@)
-	clang -g -O1 -std=c11 -D_GNU_SOURCE -Icore -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(CORE_SRC) $(GEN_SRC) $(LIBS)
+	@echo "  CC fuzz $<"
+	@clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(BUILD)/fuzz/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	@clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(BUILD)/fuzz/libcore.a: $(FUZZ_CORE_OBJ)
+	@rm -f $@ && ar rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libcore.a
+	@echo "  LD fuzz $@"
+	@clang $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcore.a $(LIBS)
 fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 		name=$$(basename $$t | sed 's/^fuzz_//'); \
@@ -126,6 +137,10 @@ fuzz: $(FUZZ_TARGETS)
 			tests/fuzz/corpus/$$name 2>$(BUILD)/fuzz/$$name.log || \
 			{ tail -40 $(BUILD)/fuzz/$$name.log; exit 1; }; \
 	done; echo "fuzz: all targets clean"
+# `make test` runs every target briefly over its checked-in corpus.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_RUNS=$(FUZZ_SMOKE_RUNS)
+FUZZ_SMOKE_RUNS ?= 2000
 
 # The integration path under valgrind: the release binary behind lighttpd.
 valgrind: $(BUILD)/imagegw
@@ -148,6 +163,11 @@ $(BUILD)/bench_lookup: tests/bench/bench_lookup.c $(BUILD)/rel/libcore.a
 $(BUILD)/bench_quota: tests/bench/bench_quota.c $(BUILD)/rel/libcore.a
 	@echo "  LD      $@"
 	@$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(BUILD)/rel/libcore.a $(LIBS)
+
+# wrk against lighttpd + imagegw: hits, misses, a mix at 50 and 200
+# connections (LOAD_SECONDS each), memory over 100 000 hits, and valgrind.
+loadtest: $(BUILD)/imagegw
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw $(PYTHON) tests/bench/loadtest.py
 
 $(BUILD)/bench_multipart: tests/bench/bench_multipart.c $(BUILD)/rel/libcore.a
 	@echo "  LD      $@"

@@ -87,6 +87,16 @@ static const struct config_key config_keys[] = {
 	{"enhance_model", NULL, CT_STRING, OFF(enhance_model), "gemini-2.5-flash", 0, 0, NULL,
 	 "Gemini text model POST /v1/prompts/enhance rewrites prompts with; a request may name "
 	 "another gemini-* text model."},
+	{"vertex_base_url", "VERTEX_BASE_URL", CT_URL, OFF(vertex_base_url), "", 0, 0, NULL,
+	 "Base URL of Vertex AI; empty: Google's host for each account's location "
+	 "(aiplatform.googleapis.com for global, LOCATION-aiplatform.googleapis.com otherwise). "
+	 "Tests point it at a local mock."},
+	{"accounts_dir", NULL, CT_PATH, OFF(accounts_dir), "", 0, 0, NULL,
+	 "Directory whose *.json Google service-account key files join the pool as vertex "
+	 "accounts (vertex-dir-NAME); read at each use, so the keys stay in the files."},
+	{"gemini_providers", NULL, CT_STRING, OFF(gemini_providers), "gemini,vertex", 0, 0, NULL,
+	 "Which pool entries may serve the Gemini image models, in order of preference: gemini "
+	 "(API keys), vertex (service accounts), comma-separated."},
 	{"upstream_timeout_seconds", NULL, CT_INT, OFF(upstream_timeout_seconds), "180", 1, 3600, NULL,
 	 "Longest one upstream call may take (4K images are slow). Keep the web server's timeout above it."},
 	{"upstream_connect_timeout_seconds", NULL, CT_INT, OFF(upstream_connect_timeout_seconds), "10",
@@ -298,6 +308,67 @@ static char *default_config_path(void)
 	return buf_detach(&b, NULL);
 }
 
+/* One "key = value" line (already NUL-terminated, without its newline). */
+static int parse_line(struct config *cfg, char *line, const char *origin, struct buf *errs,
+		      struct buf *warns)
+{
+	char *s = trim(line);
+	if (*s == '\0' || *s == '#')
+		return 0;
+	char *eq = strchr(s, '=');
+	if (!eq) {
+		buf_printf(errs, "%s: expected 'key = value'\n", origin);
+		return -1;
+	}
+	*eq = '\0';
+	char *key = trim(s), *val = eq + 1;
+	/* A '#' after white space starts a comment, as on a line of its own. */
+	for (char *h = strchr(val, '#'); h; h = strchr(h + 1, '#'))
+		if (h > val && isspace((unsigned char)h[-1])) {
+			*h = '\0';
+			break;
+		}
+	val = trim(val);
+	size_t vl = strlen(val);
+	if (vl >= 2 &&
+	    ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
+		val[vl - 1] = '\0';
+		val++;
+	}
+	const struct config_key *k = find_key(key);
+	if (!k) {
+		buf_printf(warns, "%s: unknown key '%.100s' ignored\n", origin, key);
+		return 0;
+	}
+	if (set_value(cfg, k, val, origin, errs) != 0)
+		return -1;
+	cfg->source[k - config_keys] = SRC_FILE;
+	return 0;
+}
+
+int config_parse_text(struct config *cfg, const char *text, size_t len, const char *name,
+		      struct buf *errs, struct buf *warns)
+{
+	int lineno = 0, rc = 0;
+	char line[8192];
+	for (size_t pos = 0; pos < len;) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char origin[4200];
+		snprintf(origin, sizeof origin, "%s:%d", name, ++lineno);
+		if (n >= sizeof line || memchr(text + pos, '\0', n)) {
+			buf_printf(errs, "%s: line too long or not text\n", origin);
+			rc = -1;
+		} else {
+			memcpy(line, text + pos, n);
+			line[n] = '\0';
+			rc |= parse_line(cfg, line, origin, errs, warns);
+		}
+		pos += n + (nl ? 1 : 0);
+	}
+	return rc;
+}
+
 static int load_file(struct config *cfg, const char *path, int must_exist, struct buf *errs,
 		     struct buf *warns)
 {
@@ -309,47 +380,19 @@ static int load_file(struct config *cfg, const char *path, int must_exist, struc
 		return -1;
 	}
 	cfg->config_path = xstrdup(path);
-	char line[8192];
-	int lineno = 0, rc = 0;
-	while (fgets(line, sizeof line, f)) {
-		lineno++;
-		char *s = trim(line);
-		if (*s == '\0' || *s == '#')
-			continue;
-		char *eq = strchr(s, '=');
-		char origin[4200];
-		snprintf(origin, sizeof origin, "%s:%d", path, lineno);
-		if (!eq) {
-			buf_printf(errs, "%s: expected 'key = value'\n", origin);
-			rc = -1;
-			continue;
-		}
-		*eq = '\0';
-		char *key = trim(s), *val = eq + 1;
-		/* A '#' after white space starts a comment, as on a line of its own. */
-		for (char *h = strchr(val, '#'); h; h = strchr(h + 1, '#'))
-			if (h > val && isspace((unsigned char)h[-1])) {
-				*h = '\0';
-				break;
-			}
-		val = trim(val);
-		size_t vl = strlen(val);
-		if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') ||
-				(val[0] == '\'' && val[vl - 1] == '\''))) {
-			val[vl - 1] = '\0';
-			val++;
-		}
-		const struct config_key *k = find_key(key);
-		if (!k) {
-			buf_printf(warns, "%s: unknown key '%s' ignored\n", origin, key);
-			continue;
-		}
-		if (set_value(cfg, k, val, origin, errs) != 0)
-			rc = -1;
-		else
-			cfg->source[k - config_keys] = SRC_FILE;
-	}
+	struct buf text = BUF_INIT;
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(&text, chunk, n);
+	int failed = ferror(f);
 	fclose(f);
+	int rc = failed ? -1
+			: config_parse_text(cfg, text.data ? text.data : "", text.len, path, errs,
+					    warns);
+	if (failed)
+		buf_printf(errs, "config file %s: read error\n", path);
+	buf_free(&text);
 	return rc;
 }
 
@@ -424,6 +467,32 @@ static void derive(struct config *cfg)
 		cfg->base_path[--bl] = '\0';
 }
 
+int config_provider_rank(const struct config *cfg, const char *order[2])
+{
+	const char *seen[2] = {NULL, NULL};
+	const char *p = cfg->gemini_providers;
+	int n = 0, bad = 0;
+	while (*p) {
+		p += strspn(p, ", ");
+		size_t len = strcspn(p, ", ");
+		if (!len)
+			break;
+		const char *name = len == 6 && strncmp(p, "gemini", 6) == 0   ? "gemini"
+				   : len == 6 && strncmp(p, "vertex", 6) == 0 ? "vertex"
+									      : NULL;
+		if (!name || n == 2 || (n == 1 && seen[0] == name))
+			bad = 1;
+		else
+			seen[n++] = name;
+		p += len;
+	}
+	if (order) {
+		order[0] = seen[0];
+		order[1] = seen[1];
+	}
+	return bad || n == 0 ? -1 : 0;
+}
+
 int config_load(struct config *cfg, struct buf *errs, struct buf *warns)
 {
 	memset(cfg, 0, sizeof *cfg);
@@ -452,6 +521,11 @@ int config_load(struct config *cfg, struct buf *errs, struct buf *warns)
 			buf_printf(errs, "%s: '%s' is not an address or CIDR\n", lists[i][0], bad);
 			rc = -1;
 		}
+	}
+	if (config_provider_rank(cfg, NULL) != 0) {
+		buf_printf(errs, "gemini_providers = '%s' must list gemini and/or vertex\n",
+			   cfg->gemini_providers);
+		rc = -1;
 	}
 	if (cfg->base_path[0] && cfg->base_path[0] != '/') {
 		buf_printf(errs, "base_path = '%s' must start with '/'\n", cfg->base_path);

@@ -34,6 +34,9 @@ struct config {
 	char *openai_api_key;
 	char *openai_models;
 	char *enhance_model;
+	char *vertex_base_url;
+	char *accounts_dir;
+	char *gemini_providers;
 	int upstream_timeout_seconds;
 	int upstream_connect_timeout_seconds;
 	int retry_max;
@@ -89,6 +92,14 @@ struct config {
  * The config owns its strings; free with config_free. */
 int config_load(struct config *cfg, struct buf *errs, struct buf *warns);
 void config_free(struct config *cfg);
+/* Applies the "key = value" lines of text (a config file's contents; name
+ * is used in messages) over cfg.  0, or -1 with reasons in errs. */
+int config_parse_text(struct config *cfg, const char *text, size_t len, const char *name,
+		      struct buf *errs, struct buf *warns);
+/* gemini_providers as a list: order[0], order[1] ("gemini", "vertex" or
+ * NULL).  order may be NULL (only checks).  0, or -1 for an unknown name,
+ * a repeat or an empty list. */
+int config_provider_rank(const struct config *cfg, const char *order[2]);
 /* Prints the effective configuration with secrets masked and where each
  * value came from (default, file, env NAME). */
 void config_print(const struct config *cfg, FILE *out);

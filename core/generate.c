@@ -25,6 +25,7 @@
 #include "pool.h"
 #include "render.h"
 #include "upstream.h"
+#include "vertex.h"
 #include "xalloc.h"
 
 enum slot_state { SLOT_WAITING, SLOT_RUNNING, SLOT_DONE };
@@ -40,10 +41,13 @@ struct slot {
 	int rotations;	     /* moves to another key after a 429 or a rejected key */
 	struct buf fetch;    /* a link the answer gave instead of the image */
 	int fetching;	     /* the transfer running is the GET of that link */
+	struct buf url;	     /* a Vertex account's own URL (its project and location) */
+	int reuse_key;	     /* the next attempt keeps key (a Vertex token refresh) */
+	int reauthed;	     /* this key's token was already refreshed after a 401 */
 };
 
 /* What to do after an attempt. */
-enum next_step { STEP_DONE, STEP_RETRY, STEP_ROTATE, STEP_FETCH };
+enum next_step { STEP_DONE, STEP_RETRY, STEP_ROTATE, STEP_FETCH, STEP_REAUTH };
 
 /* What differs between upstream providers. */
 struct provider_ops {
@@ -223,6 +227,18 @@ static enum next_step classify(const struct config *cfg, struct sqlite3 *db,
 		e->upstream_status = 200;
 		return e->code == IMG_OK && s->fetch.len ? STEP_FETCH : STEP_DONE;
 	}
+	if (strcmp(s->key.provider, "vertex") == 0 && x->fail == UPSTREAM_OK && x->status == 401 &&
+	    !s->reauthed) {
+		/* The shared token was refused (revoked or expired early): drop it
+		 * and try once more with a fresh one before judging the account. */
+		vertex_token_drop(db, s->key.id, s->key.secret);
+		s->reauthed = 1;
+		s->reuse_key = 1;
+		err_set(e, IMG_UPSTREAM_AUTH, NULL,
+			"Vertex refused the access token; refreshing it.");
+		e->upstream_status = 401;
+		return STEP_REAUTH;
+	}
 	switch (pool_judge(cfg, db, &s->key, x, e)) {
 	case POOL_ROTATE: return STEP_ROTATE;
 	case POOL_RETRY: return STEP_RETRY;
@@ -252,7 +268,7 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 	log_begin(&ev, img->err.code == IMG_OK ? LOG_INFO : LOG_WARN, "upstream");
 	log_str(&ev, "request_id", request_id);
 	log_str(&ev, "step", step);
-	log_str(&ev, "provider", res->provider);
+	log_str(&ev, "provider", s->key.provider[0] ? s->key.provider : res->provider);
 	log_str(&ev, "model", p->model.upstream);
 	log_str(&ev, "account", s->key.label);
 	log_int(&ev, "index", img->slot);
@@ -276,16 +292,70 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 	log_end(&ev);
 }
 
+/* Takes the next key for a slot: from the plan's provider, or for Gemini
+ * models from the providers of gemini_providers in order (API keys, Vertex
+ * service accounts).  A Vertex account also needs its access token, fetched
+ * here; an account that cannot get one is judged like a failed call and the
+ * next key is taken.  Returns IMG_OK or the pool's refusal. */
+static enum img_err take_key(const struct config *cfg, struct sqlite3 *db,
+			     const struct provider_ops *ops, const struct gen_plan *p,
+			     struct slot *s, struct gen_image *img, int *retry_after)
+{
+	if (s->reuse_key) {
+		s->reuse_key = 0; /* same account, a fresh token below */
+	} else {
+		const char *order[3] = {ops->name, NULL, NULL};
+		if (p->model.provider == PROVIDER_GEMINI)
+			config_provider_rank(cfg, order);
+		enum img_err rc =
+			pool_take_first(cfg, db, order, 1, s->avoid, &s->key, retry_after);
+		if (rc != IMG_OK)
+			return rc;
+		s->reauthed = 0;
+	}
+	while (strcmp(s->key.provider, "vertex") == 0) {
+		struct vertex_auth va;
+		struct img_error ve;
+		enum img_err vr = vertex_authorize(cfg, db, s->key.id, &va, &ve);
+		if (vr == IMG_OK) {
+			snprintf(s->key.secret, sizeof s->key.secret, "%s", va.token);
+			memset(va.token, 0, sizeof va.token);
+			buf_reset(&s->url);
+			vertex_url(&s->url, cfg->vertex_base_url, va.project, va.location,
+				   p->model.upstream);
+			return IMG_OK;
+		}
+		/* No token: a refused account is disabled, one whose token endpoint
+		 * failed rests a little; either way the slot moves on. */
+		if (vr == IMG_UPSTREAM_AUTH)
+			pool_disable(db, &s->key, ve.message);
+		else
+			pool_cooldown(db, &s->key, vr == IMG_QUOTA_EXHAUSTED ? 60 : 10, ve.message);
+		log_msg(LOG_WARN, "vertex account %s: %s", s->key.label, ve.message);
+		img->err = ve;
+		if (++s->rotations > MAX_ROTATIONS)
+			return vr;
+		const char *order[3] = {NULL, NULL, NULL};
+		config_provider_rank(cfg, order);
+		enum img_err rc =
+			pool_take_first(cfg, db, order, 1, s->key.id, &s->key, retry_after);
+		if (rc != IMG_OK)
+			return rc;
+		s->reauthed = 0;
+	}
+	return IMG_OK;
+}
+
 /* Starts one attempt with a key from the pool.  Returns 0, or -1 when no key
  * is usable (img->err then says why: all cooling, or none enabled). */
 static int start_attempt(const struct config *cfg, struct sqlite3 *db,
-			 const struct provider_ops *ops, const struct buf *headers,
-			 const struct buf *body, struct slot *s, struct gen_image *img,
-			 struct gen_result *res)
+			 const struct provider_ops *ops, const struct gen_plan *p, const char *url,
+			 const struct buf *headers, const struct buf *body, struct slot *s,
+			 struct gen_image *img, struct gen_result *res)
 {
 	struct upstream_xfer *x = &s->x;
 	int retry_after = 0;
-	enum img_err rc = pool_take(cfg, db, ops->name, 1, s->avoid, &s->key, &retry_after);
+	enum img_err rc = take_key(cfg, db, ops, p, s, img, &retry_after);
 	if (rc != IMG_OK) {
 		struct img_error last = img->err; /* what the previous key was told, if any */
 		if (rc == IMG_QUOTA_EXHAUSTED)
@@ -308,10 +378,16 @@ static int start_attempt(const struct config *cfg, struct sqlite3 *db,
 		img->err.retry_after = retry_after;
 		return -1;
 	}
+	int vertex = strcmp(s->key.provider, "vertex") == 0;
 	snprintf(res->account, sizeof res->account, "%s", s->key.label);
+	res->provider = vertex ? "vertex" : ops->name;
 	upstream_xfer_free(x);
+	x->url = vertex ? s->url.data : url;
 	buf_append(&x->headers, headers->data, headers->len);
-	ops->auth(s->key.secret, &x->headers);
+	if (vertex)
+		buf_printf(&x->headers, "Authorization: Bearer %s\n", s->key.secret);
+	else
+		ops->auth(s->key.secret, &x->headers);
 	x->body_ref = body->data; /* built once for all slots and attempts */
 	x->body_ref_len = body->len;
 	x->timeout_ms = cfg->upstream_timeout_seconds * 1000L;
@@ -346,8 +422,8 @@ static void run_upstream(const struct config *cfg, struct sqlite3 *db,
 		for (int i = 0; i < res->n; i++) {
 			struct slot *s = &slots[i];
 			if (s->state == SLOT_WAITING && s->next_at <= now) {
-				if (start_attempt(cfg, db, ops, &headers, &body, s, &res->images[i],
-						  res) != 0) {
+				if (start_attempt(cfg, db, ops, p, url.data, &headers, &body, s,
+						  &res->images[i], res) != 0) {
 					s->state = SLOT_DONE;
 					res->images[i].generation_ms = now_ms() - t0;
 					done++;
@@ -374,6 +450,12 @@ static void run_upstream(const struct config *cfg, struct sqlite3 *db,
 		memset(s->key.secret, 0, sizeof s->key.secret);
 		if (step == STEP_FETCH) {
 			start_fetch(cfg, s);
+			continue;
+		}
+		if (step == STEP_REAUTH) {
+			/* The same account again at once, with a new token. */
+			s->next_at = now_ms();
+			s->state = SLOT_WAITING;
 			continue;
 		}
 		if (step == STEP_ROTATE && s->rotations < MAX_ROTATIONS) {
@@ -403,6 +485,7 @@ static void run_upstream(const struct config *cfg, struct sqlite3 *db,
 	for (int i = 0; i < res->n; i++) {
 		upstream_xfer_free(&slots[i].x);
 		buf_free(&slots[i].fetch);
+		buf_free(&slots[i].url);
 	}
 	free(slots);
 	buf_free(&url);

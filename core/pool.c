@@ -217,7 +217,9 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 		/* No database: the configuration's first key, without counters. */
 		char *key = strcmp(provider, "gemini") == 0
 				    ? (cfg->gemini_key ? xstrdup(cfg->gemini_key) : NULL)
-				    : env_key(cfg, provider, 1);
+			    : strcmp(provider, "openai") == 0
+				    ? env_key(cfg, provider, 1)
+				    : NULL; /* vertex lives in the database */
 		if (!key)
 			return IMG_UPSTREAM_AUTH;
 		snprintf(k->label, sizeof k->label, "%s-env-1", provider);
@@ -273,9 +275,11 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 	db_bind_int64(pick, ":images", images);
 	db_bind_int64(pick, ":avoid", avoid);
 	int found = 0;
-	/* The first row whose key can be read (an unset variable skips its row). */
+	/* The first row whose key can be read (an unset variable skips its row);
+	 * a vertex account's credential is its token, fetched by the caller. */
+	int is_vertex = strcmp(provider, "vertex") == 0;
 	while (!found && sqlite3_step(pick) == SQLITE_ROW) {
-		if (resolve_secret(cfg, provider, pick, k) != 0)
+		if (!is_vertex && resolve_secret(cfg, provider, pick, k) != 0)
 			continue;
 		k->id = (long)sqlite3_column_int64(pick, 0);
 		snprintf(k->label, sizeof k->label, "%s",
@@ -316,6 +320,27 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 		return IMG_QUOTA_EXHAUSTED;
 	}
 	return IMG_OK;
+}
+
+enum img_err pool_take_first(const struct config *cfg, sqlite3 *db, const char *const *providers,
+			     int images, long avoid, struct pool_key *k, int *retry_after)
+{
+	enum img_err worst = IMG_UPSTREAM_AUTH;
+	int soonest = 0;
+	for (int i = 0; providers[i]; i++) {
+		int ra = 0;
+		enum img_err rc = pool_take(cfg, db, providers[i], images, avoid, k, &ra);
+		if (rc == IMG_OK)
+			return IMG_OK;
+		if (rc == IMG_QUOTA_EXHAUSTED) {
+			worst = IMG_QUOTA_EXHAUSTED;
+			if (soonest == 0 || (ra > 0 && ra < soonest))
+				soonest = ra;
+		}
+	}
+	memset(k, 0, sizeof *k);
+	*retry_after = worst == IMG_QUOTA_EXHAUSTED ? (soonest > 0 ? soonest : 1) : 0;
+	return worst;
 }
 
 /* One outcome update; best effort (a lost update only delays a cooldown). */
@@ -544,7 +569,9 @@ int pool_add(sqlite3 *db, const char *provider, const char *label, const char *k
 {
 	char key[512] = "";
 	if (strcmp(provider, "gemini") != 0 && strcmp(provider, "openai") != 0) {
-		snprintf(err, err_len, "provider must be gemini or openai");
+		snprintf(err, err_len,
+			 "provider must be gemini or openai (vertex accounts are added with "
+			 "--service-account)");
 		return -1;
 	}
 	if (!label || !*label || strlen(label) >= 64 || strncmp(label, "gemini-env-", 11) == 0 ||
@@ -663,8 +690,9 @@ int pool_list(sqlite3 *db, FILE *out)
 		"SELECT a.label, a.provider, a.source, a.enabled, a.disabled_reason, "
 		"a.cooldown_until, coalesce(m.requests, 0), a.rpm_limit, coalesce(d.images, 0), "
 		"a.daily_limit, a.total_requests, a.total_images, a.consecutive_failures, "
-		"a.last_error, a.last_used, a.fingerprint FROM accounts a LEFT JOIN account_usage "
-		"m "
+		"a.last_error, a.last_used, a.fingerprint, t.expires, a.project, a.location "
+		"FROM accounts a LEFT JOIN vertex_tokens t ON t.account_id = a.id AND t.token IS "
+		"NOT NULL LEFT JOIN account_usage m "
 		"ON m.account_id = a.id AND m.window = :minute LEFT JOIN account_usage d ON "
 		"d.account_id = a.id AND d.window = :day ORDER BY a.provider, a.label");
 	if (!st)
@@ -687,8 +715,20 @@ int pool_list(sqlite3 *db, FILE *out)
 			gmtime_r(&t, &tm);
 			strftime(ts, sizeof ts, "%H:%M:%SZ", &tm);
 			snprintf(state, sizeof state, "cooling until %s (%lds)", ts, cool - now);
+		} else if (sqlite3_column_int64(st, 16) > now) {
+			snprintf(state, sizeof state, "active, token %llds",
+				 (long long)sqlite3_column_int64(st, 16) - now);
 		} else {
 			snprintf(state, sizeof state, "active");
+		}
+		if (sqlite3_column_type(st, 17) == SQLITE_TEXT) {
+			/* Vertex: where its calls go. */
+			size_t l = strlen(state);
+			snprintf(state + l, sizeof state - l, " [%.24s/%.16s]",
+				 (const char *)sqlite3_column_text(st, 17),
+				 sqlite3_column_type(st, 18) == SQLITE_TEXT
+					 ? (const char *)sqlite3_column_text(st, 18)
+					 : "global");
 		}
 		if (sqlite3_column_type(st, 7) == SQLITE_NULL)
 			snprintf(rpm, sizeof rpm, "%d/-", sqlite3_column_int(st, 6));

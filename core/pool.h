@@ -16,8 +16,10 @@ struct sqlite3;
 struct pool_key {
 	long id; /* 0: the configuration's key, used when there is no database */
 	char label[64];
-	char secret[512];
-	char provider[16]; /* "gemini", "openai": whose error bodies judge it */
+	char provider[16]; /* gemini, openai, vertex: whose error bodies judge it */
+	/* The API key; for vertex accounts the caller fills in the access token
+	 * (vertex_authorize), pool_take leaves it empty. */
+	char secret[2048];
 };
 
 /* Brings the environment's keys into the pool: gemini_api_key /
@@ -38,6 +40,13 @@ int pool_usable(struct sqlite3 *db, const char *provider);
 enum img_err pool_take(const struct config *cfg, struct sqlite3 *db, const char *provider,
 		       int images, long avoid, struct pool_key *k, int *retry_after);
 
+/* pool_take over several providers in order of preference (NULL-ended):
+ * the first provider with a usable entry wins.  When none has one:
+ * IMG_QUOTA_EXHAUSTED with the soonest retry_after if any entry is only
+ * cooling or at a limit, else IMG_UPSTREAM_AUTH. */
+enum img_err pool_take_first(const struct config *cfg, struct sqlite3 *db,
+			     const char *const *providers, int images, long avoid,
+			     struct pool_key *k, int *retry_after);
 /* What to do after a failed call. */
 enum pool_step { POOL_DONE, POOL_RETRY, POOL_ROTATE };
 

@@ -109,28 +109,26 @@ static void fail_now(struct upstream_xfer *x, const char *msg)
 		failed_start[failed_start_n++] = x;
 }
 
-int upstream_start(struct upstream_xfer *x)
+/* A configured easy handle for x (headers, body, timeouts, callbacks), or
+ * NULL with x->error set. */
+static CURL *prepare(struct upstream_xfer *x)
 {
 	x->status = 0;
 	x->fail = UPSTREAM_OK;
 	x->error[0] = x->retry_after[0] = '\0';
 	buf_reset(&x->resp);
 	buf_reset(&x->resp_headers);
-	if (upstream_init() != 0) {
-		fail_now(x, "libcurl could not be initialised");
-		return -1;
-	}
 	CURL *e = curl_easy_init();
 	if (!e) {
-		fail_now(x, "curl_easy_init failed");
-		return -1;
+		snprintf(x->error, sizeof x->error, "curl_easy_init failed");
+		return NULL;
 	}
 	struct curl_slist *sl = NULL;
 	const char *h = buf_cstr(&x->headers);
 	while (*h) {
 		const char *nl = strchr(h, '\n');
 		size_t n = nl ? (size_t)(nl - h) : strlen(h);
-		char line[1024];
+		char line[4096]; /* OAuth2 bearer tokens run to a few KiB */
 		if (n > 0 && n < sizeof line) {
 			memcpy(line, h, n);
 			line[n] = '\0';
@@ -172,9 +170,24 @@ int upstream_start(struct upstream_xfer *x)
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "imagegw/" IMAGEGW_VERSION_STR);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->error);
 	x->elapsed_ms = now_ms();
+	return e;
+}
+
+int upstream_start(struct upstream_xfer *x)
+{
+	if (upstream_init() != 0) {
+		x->status = 0;
+		fail_now(x, "libcurl could not be initialised");
+		return -1;
+	}
+	CURL *e = prepare(x);
+	if (!e) {
+		fail_now(x, "curl_easy_init failed");
+		return -1;
+	}
 	if (curl_multi_add_handle(multi, e) != CURLM_OK) {
 		curl_easy_cleanup(e);
-		curl_slist_free_all(sl);
+		curl_slist_free_all(x->slist);
 		x->easy = x->slist = NULL;
 		fail_now(x, "curl_multi_add_handle failed");
 		return -1;
@@ -184,10 +197,8 @@ int upstream_start(struct upstream_xfer *x)
 }
 
 /* Moves a finished easy handle's outcome into its transfer and frees it. */
-static struct upstream_xfer *finish(CURL *e, CURLcode res)
+static void outcome(struct upstream_xfer *x, CURL *e, CURLcode res)
 {
-	struct upstream_xfer *x = NULL;
-	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
 	long status = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	x->elapsed_ms = now_ms() - x->elapsed_ms;
@@ -202,12 +213,35 @@ static struct upstream_xfer *finish(CURL *e, CURLcode res)
 		if (!x->error[0])
 			snprintf(x->error, sizeof x->error, "%s", curl_easy_strerror(res));
 	}
-	curl_multi_remove_handle(multi, e);
 	curl_easy_cleanup(e);
 	curl_slist_free_all(x->slist);
 	x->easy = x->slist = NULL;
+}
+
+static struct upstream_xfer *finish(CURL *e, CURLcode res)
+{
+	struct upstream_xfer *x = NULL;
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
+	curl_multi_remove_handle(multi, e);
+	outcome(x, e, res);
 	running_count--;
 	return x;
+}
+
+int upstream_perform(struct upstream_xfer *x)
+{
+	if (upstream_init() != 0) {
+		x->fail = UPSTREAM_NETWORK;
+		snprintf(x->error, sizeof x->error, "libcurl could not be initialised");
+		return -1;
+	}
+	CURL *e = prepare(x);
+	if (!e) {
+		x->fail = UPSTREAM_NETWORK;
+		return -1;
+	}
+	outcome(x, e, curl_easy_perform(e));
+	return x->fail == UPSTREAM_OK ? 0 : -1;
 }
 
 struct upstream_xfer *upstream_wait(long max_wait_ms)

@@ -68,6 +68,11 @@ int upstream_start(struct upstream_xfer *x);
 /* Drives transfers for up to max_wait_ms and returns one that finished, or
  * NULL if none did in that time (or none is running). */
 struct upstream_xfer *upstream_wait(long max_wait_ms);
+/* Runs one transfer to the end on its own connection, outside the multi
+ * handle (for rare side calls such as an OAuth2 token exchange, which must
+ * not be collected by another caller's upstream_wait).  0 when an answer
+ * arrived (any status), -1 on a transport failure (x->fail, x->error). */
+int upstream_perform(struct upstream_xfer *x);
 /* Number of transfers started and not yet returned by upstream_wait. */
 int upstream_running(void);
 /* Copies the value of response header `name` (case-insensitive) from a

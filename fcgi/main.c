@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -18,6 +19,7 @@
 #include "filter.h"
 #include "log.h"
 #include "pool.h"
+#include "vertex.h"
 #include "route.h"
 #include "upstream.h"
 
@@ -221,6 +223,31 @@ static void log_request(const struct ctx *c, const struct reply *rp, long durati
 	log_end(&ev);
 }
 
+/* Which upstream families this process serves: Gemini's models when a
+ * provider of gemini_providers has an enabled entry (an API key, or a Vertex
+ * service account), OpenAI's when an OpenAI key is enabled.  Re-read every
+ * UPSTREAMS_RECHECK seconds, so `imagegw account add|enable|disable` reaches
+ * running responders without a restart. */
+#define UPSTREAMS_RECHECK 2
+
+static void app_upstreams(struct app *app)
+{
+	struct config *cfg = &app->cfg;
+	app->upstreams_checked = (long)time(NULL);
+	if (!app->db)
+		return; /* the configuration's keys decided it */
+	const char *order[2];
+	config_provider_rank(cfg, order);
+	int gemini = 0;
+	for (int i = 0; i < 2 && order[i]; i++)
+		gemini |= strcmp(order[i], "gemini") == 0
+				  ? cfg->gemini_key != NULL || pool_usable(app->db, "gemini") > 0
+				  : pool_usable(app->db, "vertex") > 0;
+	cfg->gemini_configured = gemini;
+	cfg->openai_configured = (cfg->openai_api_key && cfg->openai_api_key[0]) ||
+				 pool_usable(app->db, "openai") > 0;
+}
+
 static void serve_one(struct app *app, const struct http_io *io)
 {
 	long t0 = now_ms();
@@ -235,6 +262,8 @@ static void serve_one(struct app *app, const struct http_io *io)
 	c.app = app;
 	c.rq = &rq;
 	c.rp = &rp;
+	if ((long)time(NULL) - app->upstreams_checked >= UPSTREAMS_RECHECK)
+		app_upstreams(app);
 	enum img_err rc;
 	if (rq.body_too_large) {
 		c.route = rq.path;
@@ -300,10 +329,9 @@ static int app_start(struct app *app)
 	buf_free(&ferrs);
 	/* The environment's upstream keys join the pool; keys added with
 	 * `imagegw account add` make Gemini available even without them. */
-	if (pool_sync(&app->cfg, app->db) > 0)
-		app->cfg.gemini_configured = 1;
-	if (pool_usable(app->db, "openai") > 0)
-		app->cfg.openai_configured = 1;
+	pool_sync(&app->cfg, app->db);
+	vertex_sync_dir(&app->cfg, app->db);
+	app_upstreams(app);
 	if (db_meta_get(app->db, "log_salt", app->log_salt, sizeof app->log_salt) != 0) {
 		/* No database: a per-process salt still hides the addresses. */
 		unsigned char r[16];
@@ -339,6 +367,29 @@ static void app_stop(struct app *app)
 	log_close();
 }
 
+/* SIGTERM (the web server stopping or recycling its responders) and SIGINT:
+ * between requests the process leaves at once; during one it finishes the
+ * request, reply and after-send work included, then leaves. */
+static volatile sig_atomic_t stop_requested, serving;
+
+static void on_stop(int sig)
+{
+	if (!serving)
+		_exit(0);
+	stop_requested = sig;
+}
+
+static void on_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART; /* the request in progress carries on */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
 static int run_fcgi(void)
 {
 	struct app app;
@@ -350,8 +401,15 @@ static int run_fcgi(void)
 	FCGX_Request req;
 	FCGX_InitRequest(&req, 0, 0);
 	struct http_io io = {fcgi_param, fcgi_read, fcgi_write, fcgi_finish, &req};
-	while (FCGX_Accept_r(&req) >= 0)
+	on_stop_signals();
+	while (!stop_requested && FCGX_Accept_r(&req) >= 0) {
+		serving = 1;
 		serve_one(&app, &io); /* finishes the request itself (io.finish) */
+		serving = 0;
+	}
+	if (stop_requested)
+		log_msg(LOG_INFO, "stopping on signal %d after the current request",
+			(int)stop_requested);
 	app_stop(&app);
 	return 0;
 }

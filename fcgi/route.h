@@ -17,8 +17,9 @@ struct app {
 	struct config cfg;
 	struct sqlite3 *db; /* NULL when the database could not be opened */
 	char db_error[256];
-	char log_salt[40];   /* keys the hashes of client addresses in logs */
-	char url_secret[96]; /* signs image URLs: config, else the database, else per process */
+	char log_salt[40];	/* keys the hashes of client addresses in logs */
+	char url_secret[96];	/* signs image URLs: config, else the database, else per process */
+	long upstreams_checked; /* when cfg's *_configured were last read from the pool */
 };
 
 /* Fields a handler learns and the request log event reports (SPEC 7). */

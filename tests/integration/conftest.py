@@ -233,6 +233,23 @@ class Gateway:
                 out.append(f"{path}:\n{text}")
         return out
 
+    def responder_pids(self):
+        """The imagegw processes lighttpd spawned for this gateway (found by
+        the config path in their environment)."""
+        out = subprocess.run(["pgrep", "-f", "imagegw"], capture_output=True, text=True)
+        pids = []
+        for pid in out.stdout.split():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            if b"lighttpd" not in cmd and self.config.encode() in env:
+                pids.append(int(pid))
+        return pids
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

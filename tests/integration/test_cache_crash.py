@@ -11,23 +11,9 @@ import hashlib
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 
 from conftest import decode_image
-
-
-def responder_pids(gateway):
-    out = subprocess.run(["pgrep", "-f", gateway.config], capture_output=True, text=True)
-    pids = []
-    for pid in out.stdout.split():
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"lighttpd" not in f.read():
-                    pids.append(int(pid))
-        except OSError:
-            pass
-    return pids
 
 
 def blob_files(cache_dir):
@@ -50,8 +36,6 @@ def check_invariants(gateway):
 
 
 def test_sigkill_during_store_leaves_a_clean_cache(make_gateway, mock):
-    # The environment carries the lighttpd config path into every responder's
-    # command line? It does not: find responders by the socket lighttpd spawned.
     g = make_gateway({"gemini_base_url": mock.url, "gemini_api_key": "k",
                       "upstream_timeout_seconds": 30}, max_procs=1)
     prompt = f"crash test {time.time()} mock:bytes=24000000"
@@ -59,18 +43,8 @@ def test_sigkill_during_store_leaves_a_clean_cache(make_gateway, mock):
     for attempt in range(3):
         r = g.generate(prompt=f"{prompt} {attempt}", model="gemini-3-pro-image", timeout=60)
         assert r.status == 200, r
-        out = subprocess.run(["pgrep", "-f", "imagegw"], capture_output=True, text=True)
-        for pid in out.stdout.split():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = f.read()
-            except OSError:
-                continue
-            if b"lighttpd" in cmd or g.config.encode() not in env:
-                continue
-            os.kill(int(pid), signal.SIGKILL)
+        for pid in g.responder_pids():
+            os.kill(pid, signal.SIGKILL)
             kills += 1
         check_invariants(g)
         time.sleep(1.2)  # lighttpd respawns the responder within about a second

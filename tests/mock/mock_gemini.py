@@ -69,6 +69,7 @@ from http import HTTPStatus
 from typing import Any, Callable
 
 import mock_openai  # the OpenAI Images paths; tests/mock/mock_openai.py
+import mock_vertex  # the Vertex AI and OAuth2 token paths; tests/mock/mock_vertex.py
 
 # --------------------------------------------------------------------------
 # Scenario table: every directive the mock understands.
@@ -1261,6 +1262,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.generate(match.group("model"), path, query, raw)
         elif mock_openai.handles(method, path):
             mock_openai.serve(self, sys.modules[__name__], method, path, raw)
+        elif mock_vertex.handles(method, path):
+            mock_vertex.route(self, method, path, query, raw)
         elif (method, path) == ("GET", "/_mock/requests"):
             self.send(json_reply(200, self.server.state.records()))
         elif (method, path) == ("GET", "/_mock/count"):
@@ -1268,6 +1271,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif (method, path) == ("POST", "/_mock/reset"):
             self.server.state.reset()
             mock_openai.reset()
+            mock_vertex.STATE.reset()
             self.send(json_reply(200, {"status": "reset"}))
         elif (method, path) == ("GET", "/_mock/health"):
             self.send(json_reply(200, {"status": "ok"}))
@@ -1275,13 +1279,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(not_found_method())
 
     # ---- the generate endpoint --------------------------------------------
-    def generate(self, model: str, path: str, query: str, raw: bytes) -> None:
+    def generate(self, model: str, path: str, query: str, raw: bytes, bearer: str | None = None,
+                 vertex: dict | None = None) -> None:
+        """Gemini's generateContent; on the Vertex path (vertex set) the bearer
+        token was already checked by mock_vertex and replaces the API key."""
         params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
         try:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
             body = None
-        self.record(path, model, params, body, raw)
+        self.record(path, model, params, body, raw, vertex)
         try:
             directives = parse_directives(prompt_text(body))
         except DirectiveError as exc:
@@ -1290,7 +1297,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if directives.has("delay"):
             time.sleep(directives.get("delay"))
         key = self.headers.get("x-goog-api-key") or params.get("key")
-        reply = auth_reply(key, directives, model)
+        reply = None if bearer else auth_reply(key, directives, model)
         if reply is None:
             reply = self.answer(model, body, directives)
         self.send(reply, directives)
@@ -1306,7 +1313,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         call = Call(model, body, prompt_text(body), directives)
         return scenario_reply(call, self.server.state)
 
-    def record(self, path: str, model: str, params: dict, body: Any, raw: bytes) -> None:
+    def record_vertex(self, path: str, where: dict, raw: bytes, token: str) -> None:
+        """Records a Vertex call refused for its token (the body is not read)."""
+        self.record(path, where["model"], {}, None, b"", dict(where, refused=True))
+
+    def record(self, path: str, model: str, params: dict, body: Any, raw: bytes,
+               vertex: dict | None = None) -> None:
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             name = name.lower()
@@ -1314,6 +1326,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry = {"path": path, "model": model, "query": params, "headers": headers,
                  "body": strip_inline_data(body), "parts": parts_summary(body),
                  "time": time.time()}
+        if vertex is not None:
+            entry["vertex"] = vertex
         if body is None:
             entry["body_text"] = raw[:4096].decode("utf-8", "replace")
         self.server.state.record(entry)
