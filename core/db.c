@@ -20,7 +20,7 @@
 extern const char *const db_migrations[];
 extern const size_t db_migrations_count;
 
-#define STMT_CACHE 64
+#define STMT_CACHE 128
 /* How long a write waits for another process's transaction. */
 #define DB_BUSY_TIMEOUT_MS 5000
 static struct {
