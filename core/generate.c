@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "image.h"
 #include "log.h"
+#include "metrics.h"
 #include "model.h"
 #include "plan.h"
 #include "pool.h"
@@ -196,6 +197,7 @@ static void run_gemini(const struct config *cfg, struct sqlite3 *db, const struc
 		struct gen_image *img = &res->images[s->index];
 		enum next_step step = classify(cfg, db, s, img, res);
 		log_attempt(p, s, img, res, request_id);
+		metrics_upstream(res->provider, &s->x, img->err.code, 1);
 		memset(s->key.secret, 0, sizeof s->key.secret);
 		if (step == STEP_ROTATE && s->rotations < MAX_ROTATIONS) {
 			/* That key is cooling down or disabled now: another, at once. */
@@ -285,6 +287,7 @@ enum img_err generate_run(const struct config *cfg, struct sqlite3 *db, const st
 				 img->err.finish_reason);
 		}
 	}
+	metrics_images(p->model.family, p->image_size, res->succeeded);
 	if (res->succeeded > 0)
 		return IMG_OK;
 	return e->code;

@@ -17,6 +17,7 @@
 #include "hash.h"
 #include "filter.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "route.h"
 #include "upstream.h"
@@ -217,6 +218,7 @@ static void log_request(const struct ctx *c, const struct reply *rp, long durati
 static void serve_one(struct app *app, const struct http_io *io)
 {
 	long t0 = now_ms();
+	double started = metrics_clock();
 	struct http_request rq;
 	struct reply rp;
 	struct ctx c;
@@ -238,8 +240,10 @@ static void serve_one(struct app *app, const struct http_io *io)
 		reply_error(&rp, &c.err, rq.request_id);
 	reply_send(&rp, io, rq.request_id, strcmp(rq.method, "HEAD") == 0);
 	io->finish(io->ctx); /* the client is served; what follows is ours */
+	metrics_request(rq.body_too_large ? "oversized" : c.route, rp.status, started);
 	if (c.after_send)
 		c.after_send(c.after_arg);
+	metrics_flush(app->db, METRICS_PATIENCE_MS); /* busy: kept for the next request */
 	log_request(&c, &rp, now_ms() - t0);
 	reply_free(&rp);
 	http_request_free(&rq);
@@ -318,6 +322,8 @@ static int app_start(struct app *app)
 
 static void app_stop(struct app *app)
 {
+	metrics_flush(app->db, -1); /* what busy flushes left, with the full timeout */
+	metrics_discard();
 	db_close(app->db);
 	upstream_cleanup();
 	config_free(&app->cfg);
