@@ -181,6 +181,9 @@ static const struct command {
 	 "create a client key, printed once; also --admin, --min-safety LEVEL"},
 	{"key", cli_key, "key list | key revoke NAME-or-KEYID",
 	 "list client keys (never the keys themselves); revoke one"},
+	{"backup", cli_backup, "backup PATH",
+	 "copy the live database consistently to PATH (a file or a directory), safe while "
+	 "the gateway runs"},
 	{"fcgi", NULL, "fcgi", "answer FastCGI requests on stdin (for spawn-fcgi)"},
 	{"cgi", NULL, "cgi", "answer one CGI request from the environment and stdin"},
 	{"help", cmd_help, "help", "this list"},

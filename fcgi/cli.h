@@ -8,5 +8,7 @@ int cli_main(int argc, char **argv);
 int cli_account(int argc, char **argv);
 /* imagegw key ... (fcgi/cli_key.c) */
 int cli_key(int argc, char **argv);
+/* imagegw backup PATH (fcgi/cli_backup.c) */
+int cli_backup(int argc, char **argv);
 
 #endif
