@@ -209,6 +209,30 @@ def quota_cost():
     return rows
 
 
+def metrics_cost():
+    """The metrics work of one image request: the hooks, then the flush after
+    the reply (one transaction), with 1 and 4 processes writing at once."""
+    binary = os.environ.get("IMAGEGW_BENCH_METRICS")
+    if not binary:
+        return []
+    rows = []
+    for procs in (1, 4):
+        p = subprocess.run([binary, str(procs), "2000"], capture_output=True, text=True)
+        out = p.stdout.split()
+        if p.returncode != 0 or len(out) < 5:
+            rows.append((f"metrics flush, {procs} process(es)", f"failed: {p.stderr.strip()}"))
+            continue
+        rows.append((f"metrics flush after the reply, {procs} writer "
+                     f"process{'es' if procs > 1 else ''} (median / p99)",
+                     f"{float(out[0]):.0f} / {float(out[1]):.0f} us "
+                     f"({int(float(out[3]))} of {out[5]} flushes found the database busy "
+                     f"and were kept)"))
+        if procs == 1:
+            rows.append(("metrics hooks of one image request (median)",
+                         f"{float(out[2]):.2f} us"))
+    return rows
+
+
 def parallel(gw):
     def run(n):
         t = time.perf_counter()
@@ -261,6 +285,7 @@ def main():
         rows += cache_hits(mock, ROUNDS)
         rows += lookup_cost()
         rows += quota_cost()
+        rows += metrics_cost()
     finally:
         gw.stop()
         mock.stop()
