@@ -243,8 +243,8 @@ static void serve_one(struct app *app, const struct http_io *io)
 	metrics_request(rq.body_too_large ? "oversized" : c.route, rp.status, started);
 	if (c.after_send)
 		c.after_send(c.after_arg);
-	metrics_flush(app->db, METRICS_PATIENCE_MS); /* busy: kept for the next request */
 	log_request(&c, &rp, now_ms() - t0);
+	metrics_flush(app->db, METRICS_PATIENCE_MS); /* busy: kept for the next request */
 	reply_free(&rp);
 	http_request_free(&rq);
 }

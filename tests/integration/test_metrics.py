@@ -236,12 +236,28 @@ def value(fams, name, **labels):
 
 
 def settled(g, r):
-    """Waits for r's `request` log line, written after the post-reply work:
-    its counts have been flushed by then."""
+    """Waits for r's `request` log line, written after the post-reply work
+    (fresh images are stored by then; its counts are written just after)."""
     rid = r.header("x-request-id")
     assert g.wait_log(lambda e: e.get("event") == "request" and e.get("request_id") == rid,
                       timeout=15), rid
     return r
+
+
+def after_requests(g, before, n, route=GEN, status="200"):
+    """Scrapes until n more requests of route/status than in `before` are
+    counted, and returns that scrape.  A request's counts are written in one
+    transaction, so all of them are in once its request count is."""
+    labels = {"route": route, "status": status}
+    want = value(before, "imagegw_requests_total", **labels) + n
+    deadline = time.time() + 10
+    while True:
+        fams = scrape(g)
+        got = value(fams, "imagegw_requests_total", **labels)
+        if got >= want or time.time() > deadline:
+            assert got == want, (labels, got, want)
+            return fams
+        time.sleep(0.05)
 
 
 def wait_for(g, name, want, timeout=10.0, **labels):
@@ -390,11 +406,7 @@ def test_counts_add_up_across_processes(make_gateway, mock):
     took = time.monotonic() - t0
     assert [r.status for r in out] == [200] * 6
     assert took < 2.5, took
-    for r in out:
-        settled(g, r)
-    fams = scrape(g)
-    ok = {"route": GEN, "status": "200"}
-    assert value(fams, "imagegw_requests_total", **ok) == 6
+    fams = after_requests(g, {}, 6)
     assert value(fams, "imagegw_upstream_requests_total", provider="gemini", status="200") == 6
     assert value(fams, "imagegw_images_generated_total", model="gemini-3-pro-image",
                  resolution="2K") == 6
@@ -423,7 +435,7 @@ def test_cache_hits_misses_and_fresh_images(gw, mock):
     assert r.status == 200 and r.header("x-imagegw-cache") == "hit"
     img = {"model": "gemini-3-pro-image", "resolution": "2K"}
     gen_ok = {"route": GEN, "status": "200"}
-    after = scrape(gw)
+    after = after_requests(gw, before, 2)
 
     def delta(name, **labels):
         return value(after, name, **labels) - value(before, name, **labels)
@@ -443,10 +455,9 @@ def test_cache_hits_misses_and_fresh_images(gw, mock):
 
 def test_upstream_errors_from_503_and_429(gw, mock):
     before = scrape(gw)
-    r = settled(gw, gw.generate(prompt=unique_prompt(directives="mock:status=503"),
-                                headers=AUTH))
+    r = gw.generate(prompt=unique_prompt(directives="mock:status=503"), headers=AUTH)
     assert_error(r, "IMG_UPSTREAM_ERROR")
-    mid = scrape(gw)
+    mid = after_requests(gw, before, 1, status="502")
 
     def delta(a, b, name, **labels):
         return value(b, name, **labels) - value(a, name, **labels)
@@ -457,12 +468,10 @@ def test_upstream_errors_from_503_and_429(gw, mock):
     assert delta(before, mid, "imagegw_generation_seconds_count") == 3
     assert delta(before, mid, "imagegw_images_generated_total", model="gemini-3-pro-image",
                  resolution="2K") == 0
-    assert delta(before, mid, "imagegw_requests_total", route=GEN, status="502") == 1
 
-    r = settled(gw, gw.generate(prompt=unique_prompt(directives="mock:status=429"),
-                                headers=AUTH))
+    r = gw.generate(prompt=unique_prompt(directives="mock:status=429"), headers=AUTH)
     assert_error(r, "IMG_QUOTA_EXHAUSTED")
-    after = scrape(gw)
+    after = after_requests(gw, mid, 1, status="429")
     assert delta(mid, after, "imagegw_upstream_requests_total", provider="gemini",
                  status="429") == 1
     assert delta(mid, after, "imagegw_upstream_errors_total", code="IMG_QUOTA_EXHAUSTED") == 1
@@ -477,9 +486,9 @@ def test_network_failure_status(make_gateway, mock):
     from conftest import free_port
     g = make_gateway(settings(mock, gemini_base_url=f"http://127.0.0.1:{free_port()}",
                               retry_max=0))
-    r = settled(g, g.generate(prompt=unique_prompt(), headers=AUTH))
+    r = g.generate(prompt=unique_prompt(), headers=AUTH)
     assert_error(r, "IMG_NETWORK_ERROR")
-    fams = scrape(g)
+    fams = after_requests(g, {}, 1, status="502")
     assert value(fams, "imagegw_upstream_requests_total", provider="gemini",
                  status="network") == 1
     assert value(fams, "imagegw_upstream_errors_total", code="IMG_NETWORK_ERROR") == 1
