@@ -252,6 +252,7 @@ full:
 /* ---- this process's deltas ------------------------------------------------ */
 
 static struct series_set pending;
+static double last_flush; /* metrics_clock() of the last flush that wrote */
 static int atfork_set;
 static int full_warned;
 static int failed_flushes;
@@ -435,6 +436,22 @@ static int flush_failed(sqlite3 *db, int dirty)
 	return -1;
 }
 
+struct patience {
+	double until; /* metrics_clock() time to give up at */
+};
+
+/* A busy handler that retries every 20-200 us until the deadline. */
+static int retry_soon(void *arg, int tries)
+{
+	const struct patience *pt = arg;
+	if (metrics_clock() >= pt->until)
+		return 0;
+	long us = tries < 10 ? 20 : tries < 50 ? 50 : 200;
+	struct timespec ts = {0, us * 1000L};
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 int metrics_flush(sqlite3 *db, int patience_ms)
 {
 	int dirty = metrics_pending();
@@ -442,9 +459,17 @@ int metrics_flush(sqlite3 *db, int patience_ms)
 		return 0;
 	if (!db)
 		return flush_failed(db, dirty);
-	db_set_patience(db, patience_ms);
-	int began = db_begin(db);
-	db_set_patience(db, -1);
+	int began;
+	if (patience_ms < 0) {
+		began = db_begin(db);
+	} else {
+		/* SQLite's own busy timeout sleeps at least 1 ms per retry; the
+		 * writer in the way is done in tens of microseconds. */
+		struct patience pt = {metrics_clock() + patience_ms / 1000.0};
+		sqlite3_busy_handler(db, retry_soon, &pt);
+		began = db_begin(db);
+		db_set_patience(db, -1); /* the normal busy timeout again */
+	}
 	if (began != SQLITE_OK)
 		return flush_failed(db, dirty);
 	sqlite3_stmt *st = db_stmt(db, "INSERT INTO metrics(name, labels, bucket, value) "
@@ -460,11 +485,20 @@ int metrics_flush(sqlite3 *db, int patience_ms)
 		return flush_failed(db, dirty);
 	}
 	clear_deltas(); /* every delta is in the table now */
+	last_flush = metrics_clock();
 	if (failed_flushes)
 		log_msg(LOG_INFO, "metrics: written again after %d failed attempts",
 			failed_flushes);
 	failed_flushes = 0;
 	return 0;
+}
+
+int metrics_after_reply(sqlite3 *db, int request_waiting)
+{
+	if (request_waiting && metrics_pending() > 0 &&
+	    metrics_clock() - last_flush < METRICS_MAX_DEFER_S)
+		return 1;
+	return metrics_flush(db, METRICS_PATIENCE_MS) == 0 ? 0 : -1;
 }
 
 /* ---- reading ------------------------------------------------------------------ */

@@ -17,6 +17,8 @@ struct upstream_xfer;
 /* How long a flush on the request path waits for a busy database; the
  * deltas stay in memory when it gives up. */
 #define METRICS_PATIENCE_MS 50
+/* The longest a busy process puts off writing its counts, in seconds. */
+#define METRICS_MAX_DEFER_S 1.0
 /* The Content-Type of the text exposition format. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -49,6 +51,14 @@ double metrics_clock(void);
  * normal busy timeout).  0 (nothing pending counts as done), or -1 when the
  * database was busy or absent: the deltas are kept and added next time. */
 int metrics_flush(struct sqlite3 *db, int patience_ms);
+/* The flush a responder runs after each reply.  When another request is
+ * already waiting for this process, and the last flush is less than
+ * METRICS_MAX_DEFER_S old, the counts wait for a later reply instead, so
+ * that request does not wait for them (under load a process then writes
+ * about once a second, not once a request).  Otherwise metrics_flush with
+ * METRICS_PATIENCE_MS.  0 written (or nothing to write), 1 deferred, -1
+ * the database was busy (kept). */
+int metrics_after_reply(struct sqlite3 *db, int request_waiting);
 /* The number of series with deltas not yet flushed. */
 int metrics_pending(void);
 /* Frees this process's deltas (tests; a process about to exit after its

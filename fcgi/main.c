@@ -3,6 +3,7 @@
  * set), or the operator's tool when given a command (`imagegw config check`). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,13 @@ static int fcgi_write(void *ctx, const char *src, size_t n)
 static void fcgi_finish(void *ctx)
 {
 	FCGX_Finish_r(ctx);
+}
+
+/* 1 when the next request is already waiting on the listening socket. */
+static int fcgi_request_waiting(void)
+{
+	struct pollfd p = {.fd = FCGI_LISTENSOCK_FILENO, .events = POLLIN};
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 static void cgi_finish(void *ctx)
@@ -244,7 +252,6 @@ static void serve_one(struct app *app, const struct http_io *io)
 	if (c.after_send)
 		c.after_send(c.after_arg);
 	log_request(&c, &rp, now_ms() - t0);
-	metrics_flush(app->db, METRICS_PATIENCE_MS); /* busy: kept for the next request */
 	reply_free(&rp);
 	http_request_free(&rq);
 }
@@ -341,8 +348,10 @@ static int run_fcgi(void)
 	FCGX_Request req;
 	FCGX_InitRequest(&req, 0, 0);
 	struct http_io io = {fcgi_param, fcgi_read, fcgi_write, fcgi_finish, &req};
-	while (FCGX_Accept_r(&req) >= 0)
+	while (FCGX_Accept_r(&req) >= 0) {
 		serve_one(&app, &io); /* finishes the request itself (io.finish) */
+		metrics_after_reply(app.db, fcgi_request_waiting());
+	}
 	app_stop(&app);
 	return 0;
 }
@@ -367,7 +376,7 @@ static int run_cgi(void)
 		return 1;
 	}
 	serve_one(&app, &io);
-	app_stop(&app);
+	app_stop(&app); /* writes the request's counts */
 	return 0;
 }
 

@@ -393,6 +393,36 @@ TEST(a_busy_database_keeps_the_deltas_for_the_next_flush)
 	done();
 }
 
+TEST(after_a_reply_a_waiting_request_defers_the_flush_a_second_at_most)
+{
+	if (fresh() != 0) {
+		CHECK(0);
+		return;
+	}
+	double t = metrics_clock();
+	metrics_request("/healthz", 200, t);
+	/* Nobody waiting: written now. */
+	CHECK_INT(metrics_after_reply(tdb.db, 0), 0);
+	CHECK(row("imagegw_requests_total", "route=\"/healthz\",status=\"200\"", "") == 1);
+	/* A request waiting, the last write just now: the counts wait. */
+	metrics_request("/healthz", 200, t);
+	CHECK_INT(metrics_after_reply(tdb.db, 1), 1);
+	CHECK_INT(metrics_pending(), 2);
+	CHECK(row("imagegw_requests_total", "route=\"/healthz\",status=\"200\"", "") == 1);
+	/* Nothing waiting any more: both go in. */
+	metrics_request("/healthz", 200, t);
+	CHECK_INT(metrics_after_reply(tdb.db, 0), 0);
+	CHECK(row("imagegw_requests_total", "route=\"/healthz\",status=\"200\"", "") == 3);
+	/* Still busy, but the last write is over a second old: written anyway. */
+	metrics_request("/healthz", 200, t);
+	last_flush -= METRICS_MAX_DEFER_S + 0.1;
+	CHECK_INT(metrics_after_reply(tdb.db, 1), 0);
+	CHECK(row("imagegw_requests_total", "route=\"/healthz\",status=\"200\"", "") == 4);
+	/* Nothing pending: nothing to defer or write. */
+	CHECK_INT(metrics_after_reply(tdb.db, 1), 0);
+	done();
+}
+
 TEST(no_database_keeps_the_deltas)
 {
 	quiet();
@@ -512,6 +542,7 @@ int main(void)
 	RUN(series_are_capped);
 	RUN(flush_adds_deltas_and_merges_across_flushes);
 	RUN(a_busy_database_keeps_the_deltas_for_the_next_flush);
+	RUN(after_a_reply_a_waiting_request_defers_the_flush_a_second_at_most);
 	RUN(no_database_keeps_the_deltas);
 	RUN(a_forked_child_starts_from_nothing);
 	RUN(render_reads_rows_counters_and_gauges);
