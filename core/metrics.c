@@ -257,9 +257,7 @@ static int atfork_set;
 static int full_warned;
 static int failed_flushes;
 
-/* Zeroes every delta (keeping the series): after a flush, and in the child
- * of a fork() (a job worker), which must not add its parent's deltas a
- * second time. */
+/* Zeroes every delta, keeping the series (after a flush). */
 static void clear_deltas(void)
 {
 	for (int i = 0; i < pending.n; i++) {
@@ -270,13 +268,20 @@ static void clear_deltas(void)
 			memset(s->buckets, 0,
 			       ((size_t)families[s->fam].nbounds + 1) * sizeof *s->buckets);
 	}
+}
+
+/* In the child of a fork() (a job worker): its parent will write what it
+ * inherited, so the child starts from nothing. */
+static void start_afresh(void)
+{
+	clear_deltas();
 	failed_flushes = 0;
 }
 
 static struct series *pending_get(int fam, const char *labels)
 {
 	if (!atfork_set) {
-		pthread_atfork(NULL, NULL, clear_deltas);
+		pthread_atfork(NULL, NULL, start_afresh);
 		atfork_set = 1;
 	}
 	struct series *s = set_get(&pending, fam, labels);

@@ -366,6 +366,10 @@ TEST(a_busy_database_keeps_the_deltas_for_the_next_flush)
 		CHECK(0);
 		return;
 	}
+	/* This test reads the warning and the recovery line from the log. */
+	cfg.log_level = (char *)"info";
+	cfg.log_file = tdb.log_path;
+	log_open(&cfg);
 	char path[300];
 	snprintf(path, sizeof path, "%s/imagegw.db", tdb.data_dir);
 	sqlite3 *other;
@@ -390,6 +394,18 @@ TEST(a_busy_database_keeps_the_deltas_for_the_next_flush)
 	CHECK_INT(failed_flushes, 0);
 	/* Nothing lost, nothing counted twice. */
 	CHECK(row("imagegw_requests_total", "route=\"/healthz\",status=\"200\"", "") == 4);
+	/* One warning for the two failures, one line when it recovered. */
+	char text[4096] = "";
+	FILE *f = fopen(tdb.log_path, "r");
+	if (f) {
+		text[fread(text, 1, sizeof text - 1, f)] = '\0';
+		fclose(f);
+	}
+	/* (the request count and its duration histogram) */
+	const char *warn =
+		strstr(text, "metrics: cannot write (database is locked); 2 series kept");
+	CHECK(warn && !strstr(strstr(warn, "series kept") + 1, "series kept"));
+	CHECK(strstr(text, "metrics: written again after 2 failed attempts"));
 	done();
 }
 
