@@ -17,7 +17,8 @@ struct upstream_xfer;
 /* How long a flush on the request path waits for a busy database; the
  * deltas stay in memory when it gives up. */
 #define METRICS_PATIENCE_MS 50
-/* The longest a busy process puts off writing its counts, in seconds. */
+/* A process with a request waiting puts off writing its counts while its
+ * last write is younger than this, in seconds. */
 #define METRICS_MAX_DEFER_S 1.0
 /* The Content-Type of the text exposition format. */
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
