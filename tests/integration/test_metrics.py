@@ -691,3 +691,27 @@ def test_dashboard(gw):
                  "imagegw_cost_saved_usd_total", "imagegw_upstream_errors_total",
                  "imagegw_accounts_available", "imagegw_jobs"):
         assert need in used, need
+
+
+def test_plain_cgi_writes_its_counts_at_exit(tmp_path):
+    """One request per process: its counts are written as the process ends."""
+    from conftest import BIN
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGEGW_CONFIG": "/dev/null",
+           "IMAGEGW_DATA_DIR": str(tmp_path / "var"), "IMAGEGW_METRICS_PUBLIC": "true",
+           "IMAGEGW_LOG_LEVEL": "error", "GATEWAY_INTERFACE": "CGI/1.1",
+           "ASAN_OPTIONS": "detect_leaks=1", "REQUEST_METHOD": "GET"}
+
+    def cgi(path):
+        p = subprocess.run([BIN, "cgi"], env=dict(env, PATH_INFO=path), capture_output=True,
+                           timeout=30)
+        assert p.returncode == 0, p.stderr
+        head, _, body = p.stdout.partition(b"\r\n\r\n")
+        return head.decode(), body.decode()
+    for _ in range(3):
+        assert cgi("/v1/models")[0].startswith("Status: 200")
+    assert cgi("/v1/nothing")[0].startswith("Status: 404")
+    head, body = cgi("/metrics")
+    assert "Content-Type: " + CONTENT_TYPE in head
+    fams = check_exposition(body)
+    assert value(fams, "imagegw_requests_total", route="/v1/models", status="200") == 3
+    assert value(fams, "imagegw_requests_total", route="unknown", status="404") == 1
