@@ -173,10 +173,16 @@ $(BUILD)/bench_multipart: tests/bench/bench_multipart.c $(BUILD)/rel/libcore.a
 	@echo "  LD      $@"
 	@$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(BUILD)/rel/libcore.a $(LIBS)
 
-bench: $(BUILD)/imagegw $(BUILD)/bench_lookup $(BUILD)/bench_quota $(BUILD)/bench_multipart
+$(BUILD)/bench_metrics: tests/bench/bench_metrics.c $(BUILD)/rel/libcore.a
+	@echo "  LD      $@"
+	@$(CC) $(BASE_CFLAGS) -O2 -o $@ $< $(BUILD)/rel/libcore.a $(LIBS)
+
+bench: $(BUILD)/imagegw $(BUILD)/bench_lookup $(BUILD)/bench_quota $(BUILD)/bench_multipart \
+		$(BUILD)/bench_metrics
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw IMAGEGW_BENCH_LOOKUP=$(CURDIR)/$(BUILD)/bench_lookup \
 		IMAGEGW_BENCH_QUOTA=$(CURDIR)/$(BUILD)/bench_quota \
-		IMAGEGW_BENCH_MULTIPART=$(CURDIR)/$(BUILD)/bench_multipart $(PYTHON) tests/bench/bench.py
+		IMAGEGW_BENCH_MULTIPART=$(CURDIR)/$(BUILD)/bench_multipart \
+		IMAGEGW_BENCH_METRICS=$(CURDIR)/$(BUILD)/bench_metrics $(PYTHON) tests/bench/bench.py
 
 deps:
 	@sh tests/tools/deps.sh

@@ -26,6 +26,7 @@
 #include "image.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "model.h"
 #include "plan.h"
 #include "safety.h"
@@ -288,12 +289,9 @@ static void copy_col(sqlite3_stmt *st, int col, char *out, size_t len)
 	snprintf(out, len, "%s", v ? (const char *)v : "");
 }
 
-int cache_lookup(const struct config *cfg, sqlite3 *db, const struct cache_key *k,
-		 const struct gen_plan *p, struct buf *data, struct cache_entry *e)
+static int lookup(const struct config *cfg, sqlite3 *db, const struct cache_key *k,
+		  const struct gen_plan *p, struct buf *data, struct cache_entry *e)
 {
-	memset(e, 0, sizeof *e);
-	if (!cfg->cache_on || !db)
-		return 0;
 	sqlite3_stmt *st = db_stmt(db, "SELECT blob, ext, mime, bytes, width, height, created, "
 				       "expires FROM cache_entries WHERE key = :key");
 	if (!st)
@@ -356,6 +354,18 @@ int cache_lookup(const struct config *cfg, sqlite3 *db, const struct cache_key *
 	}
 	db_set_patience(db, -1);
 	return 1;
+}
+
+int cache_lookup(const struct config *cfg, sqlite3 *db, const struct cache_key *k,
+		 const struct gen_plan *p, struct buf *data, struct cache_entry *e)
+{
+	memset(e, 0, sizeof *e);
+	if (!cfg->cache_on || !db)
+		return 0;
+	double t0 = metrics_clock();
+	int rc = lookup(cfg, db, k, p, data, e);
+	metrics_cache_lookup(metrics_clock() - t0);
+	return rc;
 }
 
 /* ---- store ---------------------------------------------------------------- */

@@ -108,6 +108,9 @@ static const struct config_key config_keys[] = {
 	{"api_key", NULL, CT_SECRET, OFF(api_key), "", 0, 0, NULL,
 	 "The operator's own admin key (clients send it as 'Authorization: Bearer'); needed for the "
 	 "admin routes such as /v1/cache/stats."},
+	{"metrics_public", NULL, CT_BOOL, OFF(metrics_public), "false", 0, 0, NULL,
+	 "true: GET /metrics answers anyone (for a Prometheus that cannot send a key); "
+	 "false: it needs an admin key like the other admin routes."},
 	{"cache_backend", "CACHE_BACKEND|GEMINI_IMAGE_CACHE_BACKEND", CT_ENUM, OFF(cache_backend),
 	 "filesystem", 0, 0, "filesystem|none|noop",
 	 "filesystem: cache images as files under cache_dir with an index in the database; "

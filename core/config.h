@@ -43,6 +43,7 @@ struct config {
 	int retry_backoff_ms;
 	/* access */
 	char *api_key;
+	int metrics_public;
 	/* cache (SPEC 5) and image URLs (SPEC 2.6) */
 	char *cache_backend;
 	int cache_enabled;

@@ -19,6 +19,7 @@
 #include "genreq.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "upstream.h"
 #include "xalloc.h"
@@ -538,6 +539,7 @@ static int call_model(const struct config *cfg, struct sqlite3 *db, const char *
 	char finish[40];
 	finish[0] = '\0';
 	classify(cfg, db, &k, &x, res, finish, sizeof finish);
+	metrics_upstream("gemini", &x, res->err.code, 0);
 	if (res->err.code == IMG_OK) {
 		/* A rewrite the gateway would refuse to generate from is no help. */
 		char matched[FILTER_MATCHED_MAX];

@@ -19,6 +19,7 @@
 #include "hash.h"
 #include "image.h"
 #include "log.h"
+#include "metrics.h"
 #include "model.h"
 #include "openai.h"
 #include "plan.h"
@@ -447,6 +448,9 @@ static void run_upstream(const struct config *cfg, struct sqlite3 *db,
 		int was_fetch = s->fetching;
 		enum next_step step = classify(cfg, db, ops, s, img, res);
 		log_attempt(p, s, img, res, request_id, was_fetch ? "fetch" : NULL);
+		/* A fetch of a linked image is part of the same generation. */
+		metrics_upstream(s->key.provider[0] ? s->key.provider : res->provider, &s->x,
+				 img->err.code, 1);
 		memset(s->key.secret, 0, sizeof s->key.secret);
 		if (step == STEP_FETCH) {
 			start_fetch(cfg, s);
@@ -558,6 +562,7 @@ enum img_err generate_run(const struct config *cfg, struct sqlite3 *db, const st
 				 img->err.finish_reason);
 		}
 	}
+	metrics_images(p->model.family, p->image_size, res->succeeded);
 	if (res->succeeded > 0)
 		return IMG_OK;
 	return e->code;

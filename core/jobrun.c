@@ -23,6 +23,7 @@
 #include "genreq.h"
 #include "job.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "produce.h"
 #include "ratelimit.h"
@@ -237,6 +238,7 @@ static int run_model(const struct config *cfg, const struct job *j, int i)
 	log_model(j, i, code, &pr, now_ms() - t0, out.cached);
 	rc = applied >= 0 ? 0 : 1;
 out:
+	metrics_flush(db, -1); /* this model's upstream attempts and images */
 	produce_free(&pr);
 	genreq_free(&r);
 	db_close(db);

@@ -188,6 +188,9 @@ static const struct command {
 	 "list gallery entries; delete the oldest beyond the gallery's limits"},
 	{"gallery", cli_gallery, "gallery delete ENTRY_ID",
 	 "delete an entry (images other entries or the cache use stay)"},
+	{"backup", cli_backup, "backup PATH",
+	 "copy the live database consistently to PATH (a file or a directory), safe while "
+	 "the gateway runs"},
 	{"fcgi", NULL, "fcgi", "answer FastCGI requests on stdin (for spawn-fcgi)"},
 	{"cgi", NULL, "cgi", "answer one CGI request from the environment and stdin"},
 	{"help", cmd_help, "help", "this list"},

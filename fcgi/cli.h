@@ -11,5 +11,7 @@ int cli_key(int argc, char **argv);
 /* imagegw jobs ... and imagegw gallery ... (fcgi/cli_jobs.c) */
 int cli_jobs(int argc, char **argv);
 int cli_gallery(int argc, char **argv);
+/* imagegw backup PATH (fcgi/cli_backup.c) */
+int cli_backup(int argc, char **argv);
 
 #endif

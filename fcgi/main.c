@@ -3,6 +3,7 @@
  * set), or the operator's tool when given a command (`imagegw config check`). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include "hash.h"
 #include "filter.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "vertex.h"
 #include "route.h"
@@ -102,6 +104,13 @@ static int fcgi_write(void *ctx, const char *src, size_t n)
 static void fcgi_finish(void *ctx)
 {
 	FCGX_Finish_r(ctx);
+}
+
+/* 1 when the next request is already waiting on the listening socket. */
+static int fcgi_request_waiting(void)
+{
+	struct pollfd p = {.fd = FCGI_LISTENSOCK_FILENO, .events = POLLIN};
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 static void cgi_finish(void *ctx)
@@ -251,6 +260,7 @@ static void app_upstreams(struct app *app)
 static void serve_one(struct app *app, const struct http_io *io)
 {
 	long t0 = now_ms();
+	double started = metrics_clock();
 	struct http_request rq;
 	struct reply rp;
 	struct ctx c;
@@ -280,6 +290,7 @@ static void serve_one(struct app *app, const struct http_io *io)
 	http_body_drain(&rq, BODY_DRAIN_MAX);
 	reply_send(&rp, io, rq.request_id, strcmp(rq.method, "HEAD") == 0);
 	io->finish(io->ctx); /* the client is served; what follows is ours */
+	metrics_request(rq.body_too_large ? "oversized" : c.route, rp.status, started);
 	if (c.after_send)
 		c.after_send(c.after_arg);
 	log_request(&c, &rp, now_ms() - t0);
@@ -361,6 +372,8 @@ static int app_start(struct app *app)
 
 static void app_stop(struct app *app)
 {
+	metrics_flush(app->db, -1); /* what busy flushes left, with the full timeout */
+	metrics_discard();
 	db_close(app->db);
 	upstream_cleanup();
 	config_free(&app->cfg);
@@ -405,6 +418,7 @@ static int run_fcgi(void)
 	while (!stop_requested && FCGX_Accept_r(&req) >= 0) {
 		serving = 1;
 		serve_one(&app, &io); /* finishes the request itself (io.finish) */
+		metrics_after_reply(app.db, fcgi_request_waiting());
 		serving = 0;
 	}
 	if (stop_requested)
@@ -434,7 +448,7 @@ static int run_cgi(void)
 		return 1;
 	}
 	serve_one(&app, &io);
-	app_stop(&app);
+	app_stop(&app); /* writes the request's counts */
 	return 0;
 }
 

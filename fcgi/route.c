@@ -13,8 +13,9 @@
  * CLIENT: a client key, the admin key, or nobody when anonymous access is
  * on — and the client rate limits.  POLL: the same callers without the
  * rate limits (a job's status, which a page polls every second or two while
- * the job runs; a cheap read).  ADMIN: an admin key. */
-enum route_auth { ROUTE_PUBLIC, ROUTE_CLIENT, ROUTE_POLL, ROUTE_ADMIN };
+ * the job runs; a cheap read).  ADMIN: an admin key.  METRICS: an admin key
+ * unless metrics_public is set. */
+enum route_auth { ROUTE_PUBLIC, ROUTE_CLIENT, ROUTE_POLL, ROUTE_ADMIN, ROUTE_METRICS };
 
 static const struct route {
 	const char *method;
@@ -34,6 +35,7 @@ static const struct route {
 	{"GET", "/v1/cache/stats", cache_stats_get_route, ROUTE_ADMIN},
 	{"DELETE", "/v1/cache", cache_delete_route, ROUTE_ADMIN},
 	{"GET", "/healthz", health_get, ROUTE_PUBLIC},
+	{"GET", "/metrics", metrics_get_route, ROUTE_METRICS},
 };
 
 static int match_one(const char *pattern, const char *path)
@@ -62,6 +64,7 @@ static enum img_err route_auth(struct ctx *c, enum route_auth level)
 	case ROUTE_PUBLIC: return IMG_OK;
 	case ROUTE_ADMIN: return auth_admin(c);
 	case ROUTE_POLL: return auth_client(c);
+	case ROUTE_METRICS: return c->app->cfg.metrics_public ? IMG_OK : auth_admin(c);
 	case ROUTE_CLIENT:
 		if (auth_client(c) != IMG_OK)
 			return c->err.code;

@@ -93,6 +93,7 @@ enum img_err health_get(struct ctx *c);
 enum img_err files_get(struct ctx *c);
 enum img_err cache_stats_get_route(struct ctx *c);
 enum img_err cache_delete_route(struct ctx *c);
+enum img_err metrics_get_route(struct ctx *c);
 
 struct gen_req;
 /* What a generation request asked of the cache, as an enum

@@ -6,10 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
+
 static enum img_err refuse(struct ctx *c, int asked)
 {
 	const struct rate_decision *d = &c->rate;
 	const int window = c->app->cfg.rate_window_seconds;
+	metrics_rate_limited(d->scope);
 	if (strcmp(d->scope, "key") == 0)
 		err_set(&c->err, IMG_RATE_LIMITED, NULL,
 			"This key's limit of %ld requests per minute is used up.", d->limit);

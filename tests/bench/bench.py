@@ -239,6 +239,80 @@ def edit_upload(gw, rounds):
              "for the upload end to end")]
 
 
+def metrics_cost():
+    """The metrics work of one image request: the hooks, then the flush after
+    the reply (one transaction), with 1 and 4 processes writing at once."""
+    binary = os.environ.get("IMAGEGW_BENCH_METRICS")
+    if not binary:
+        return []
+    rows = []
+    for procs in (1, 4):
+        p = subprocess.run([binary, str(procs), "2000"], capture_output=True, text=True)
+        out = p.stdout.split()
+        if p.returncode != 0 or len(out) < 5:
+            rows.append((f"metrics flush, {procs} process(es)", f"failed: {p.stderr.strip()}"))
+            continue
+        rows.append((f"metrics flush after the reply, {procs} writer "
+                     f"process{'es' if procs > 1 else ''} (median / p99)",
+                     f"{float(out[0]):.0f} / {float(out[1]):.0f} us "
+                     f"({int(float(out[3]))} of {out[5]} flushes found the database busy "
+                     f"and were kept)"))
+        if procs == 1:
+            rows.append(("metrics hooks of one image request (median)",
+                         f"{float(out[2]):.2f} us"))
+    return rows
+
+
+def ab_throughput(mock, base_bin, seconds=5, turns=3):
+    """Requests per second of this build against another one (IMAGEGW_BENCH_BASE,
+    e.g. the commit before a change), wrk with 2 connections per core on
+    /healthz and on a tiny cache hit, the two builds taking turns so drifting
+    load hits both; medians of the turns.  What the metrics flush after each
+    reply costs a busy process shows here."""
+    import re
+    import shutil
+    if not shutil.which("wrk"):
+        return [("A/B throughput (wrk)", "skipped: wrk not installed")]
+    conns = 2 * (os.cpu_count() or 2)
+    script = os.path.join(os.path.dirname(__file__), "hit.lua")
+    body = '{"prompt": "bench ab hit", "model": "gemini-3-pro-image"}'
+    gws = {}
+    saved = conftest.BIN
+    try:
+        for name, binary in (("this build", saved), ("base", base_bin)):
+            conftest.BIN = binary
+            gws[name] = conftest.Gateway({"gemini_base_url": mock.url, "gemini_api_key": "bench",
+                                          "log_level": "warn"}, max_procs=2)
+            conftest.http(gws[name].port, "POST", "/v1/images/generations", body)
+    finally:
+        conftest.BIN = saved
+    time.sleep(0.5)
+
+    def rps(args, env=None):
+        out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", *args],
+                             capture_output=True, text=True, env=env).stdout
+        m = re.search(r"Requests/sec:\s+([0-9.]+)", out)
+        return float(m.group(1)) if m else 0.0
+    env = dict(os.environ, IMAGEGW_BENCH_BODY=body)
+    got = {(n, w): [] for n in gws for w in ("healthz", "hit")}
+    try:
+        for _ in range(turns):
+            for name, g in gws.items():
+                got[(name, "healthz")].append(rps([f"{g.url}/healthz"]))
+                got[(name, "hit")].append(rps(["-s", script, f"{g.url}/v1/images/generations"],
+                                              env))
+    finally:
+        for g in gws.values():
+            g.stop()
+    rows = []
+    for what in ("healthz", "hit"):
+        new, old = (statistics.median(got[(n, what)]) for n in ("this build", "base"))
+        rows.append((f"throughput A/B, {'GET /healthz' if what == 'healthz' else 'tiny cache hit'}"
+                     f", wrk {conns} connections (this build vs base)",
+                     f"{new:.0f} vs {old:.0f} req/s, ratio {new / old:.2f}" if old else "failed"))
+    return rows
+
+
 def parallel(gw):
     def run(n):
         t = time.perf_counter()
@@ -340,6 +414,9 @@ def main():
         rows += lookup_cost()
         rows += quota_cost()
         rows += multipart_cost()
+        rows += metrics_cost()
+        if os.environ.get("IMAGEGW_BENCH_BASE"):
+            rows += ab_throughput(mock, os.path.abspath(os.environ["IMAGEGW_BENCH_BASE"]))
     finally:
         gw.stop()
         mock.stop()
