@@ -25,7 +25,7 @@ const HTTP_ERRORS = [/Failed to load resource: the server responded with a statu
 
 test('one image with local-preview, labelled as a preview', async () => {
   const page = await openPage(browser, gw.page);
-  await screenshot(page, 'create-desktop', { docs: true });
+  await screenshot(page, 'create-desktop');
   await pickModels(page, ['local-preview']);
   assert.equal(await page.isVisible('#preview-note'), true, 'local-preview is labelled a preview');
   const prompt = uniquePrompt('a lighthouse at dusk');
@@ -307,7 +307,7 @@ test('360 px wide: one column, nothing scrolls sideways', async () => {
     'no horizontal scroll');
   const [form, results] = await Promise.all([page.locator('#gen-form').boundingBox(), page.locator('#results').boundingBox()]);
   assert.ok(results.y > form.y + form.height - 1, 'results below the form');
-  await screenshot(page, 'create-phone', { docs: true, fullPage: true });
+  await screenshot(page, 'create-phone', { docs: 0.75, fullPage: true });
   await page.context().close();
 });
 
@@ -330,4 +330,54 @@ test('reduced motion: the waiting cards do not animate', async () => {
   assert.equal(await ph2.evaluate((e) => getComputedStyle(e, '::after').animationName), 'sheen');
   await moving.locator('#grid figure.card').waitFor();
   await moving.context().close();
+});
+
+test('keyboard only: skip link, prompt, options in order, generate, view, shortcuts', async () => {
+  const page = await openPage(browser, gw.page);
+  const active = () => page.evaluate(() => {
+    const a = document.activeElement;
+    const s = getComputedStyle(a);
+    const name = a.name === 'model' ? 'model:' + a.value : a.id || a.className || a.tagName.toLowerCase();
+    return { name, ring: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 };
+  });
+  await page.keyboard.press('Tab');
+  assert.equal((await active()).name, 'skip');
+  await page.keyboard.press('Enter');
+  assert.equal((await active()).name, 'prompt');
+  const prompt = uniquePrompt('a harbour at night, typed');
+  await page.keyboard.type(prompt);
+  const order = [];
+  for (let i = 0; i < 40 && order[order.length - 1] !== 'go'; i++) {
+    await page.keyboard.press('Tab');
+    const a = await active();
+    assert.ok(a.ring, 'visible focus on ' + a.name);
+    order.push(a.name);
+    if (a.name === 'n') { await page.keyboard.press('Control+A'); await page.keyboard.type('2'); }
+  }
+  const expected = ['inspire', 'enhance', 'model:gemini-3-pro-image', 'model:local-preview', 'show-variants',
+    'aspect', 'size', 'style', 'n', 'safety', 'go'];
+  const positions = expected.map((x) => order.indexOf(x));
+  assert.ok(positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1])), 'tab order: ' + order.join(' '));
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#grid figure.card').length === 2);
+  await page.keyboard.press('Tab');
+  assert.deepEqual(await active(), { name: 'thumb', ring: true });
+  await page.keyboard.press('Enter');
+  assert.equal(await page.textContent('#viewer-pos'), '1 of 2');
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.textContent('#viewer-pos'), '2 of 2');
+  await page.keyboard.press('Escape');
+  assert.ok(await page.locator('#grid .thumb').nth(1).evaluate((t) => t === document.activeElement),
+    'focus on the image last shown');
+  // '/' back to the prompt, a new one, Ctrl+Enter.
+  await page.keyboard.press('/');
+  assert.equal((await active()).name, 'prompt');
+  await page.keyboard.press('Control+A');
+  const second = uniquePrompt('a second harbour, typed');
+  await page.keyboard.type(second);
+  await page.keyboard.press('Control+Enter');
+  await page.waitForFunction((p) => [...document.querySelectorAll('#grid figure .prompt')].some((e) => e.textContent === p), second);
+  assert.equal((await active()).name, 'prompt', 'Ctrl+Enter leaves focus in the prompt');
+  assertNoProblems(page);
+  await page.context().close();
 });

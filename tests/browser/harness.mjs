@@ -4,7 +4,7 @@
 // that records every request and console error so tests can check them.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { mkdirSync, copyFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -91,10 +91,27 @@ export function assertNoProblems(page, allow = []) {
 export async function screenshot(page, name, { docs = false, fullPage = false } = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, name + '.png');
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: file, fullPage });
-  // BROWSER_DOCS_IMG=1 refreshes the pictures docs/usage.md shows.
-  if (docs && process.env.BROWSER_DOCS_IMG === '1') copyFileSync(file, path.join(ROOT, 'docs', 'img', name + '.png'));
+  // BROWSER_DOCS_IMG=1 refreshes the pictures docs/usage.md shows, scaled down to keep
+  // them small (by Chromium itself: no image tools needed).
+  if (docs && process.env.BROWSER_DOCS_IMG === '1') {
+    await shrink(page.context().browser(), file, path.join(ROOT, 'docs', 'img', name + '.png'), docs === true ? 0.625 : docs);
+  }
   return file;
+}
+
+async function shrink(browser, file, out, scale) {
+  const context = await browser.newContext({ viewport: { width: 400, height: 300 } });
+  const page = await context.newPage();
+  await page.setContent('<body style="margin:0"><img style="display:block">');
+  await page.locator('img').evaluate((img, [src, k]) => new Promise((ok) => {
+    img.onload = () => { img.style.width = Math.round(img.naturalWidth * k) + 'px'; ok(); };
+    img.src = src;
+  }), ['data:image/png;base64,' + readFileSync(file).toString('base64'), scale]);
+  mkdirSync(path.dirname(out), { recursive: true });
+  await page.locator('img').screenshot({ path: out });
+  await context.close();
 }
 
 /* A JSON call to a gateway from the test itself (to prepare data). */
