@@ -245,6 +245,7 @@
 
   function updateModels() {
     const sel = selectedModels();
+    showVariants.parentElement.hidden = models === null;
     if (models === null) modelsSummary.textContent = 'The model list is not available: the gateway\'s default model will be used.';
     else if (!sel.length) modelsSummary.textContent = 'Pick one model, or several to compare them.';
     else if (sel.length === 1) modelsSummary.textContent = '1 model picked. Pick more to compare them side by side.';
@@ -265,7 +266,11 @@
   function promptChanged() {
     const n = [...promptEl.value].length;
     promptCount.textContent = n ? plural(n, 'character') + '.' : '';
-    if (promptEl.value.trim()) { promptError.hidden = true; promptEl.removeAttribute('aria-invalid'); }
+    if (promptEl.value.trim()) {
+      promptError.hidden = true;
+      promptError.textContent = ''; // a hidden description still counts; leave none behind
+      promptEl.removeAttribute('aria-invalid');
+    }
   }
   promptEl.addEventListener('input', promptChanged);
   function promptProblem(msg) {
@@ -750,7 +755,7 @@
     }
     if (e.ctrlKey || e.metaKey || e.altKey || !singleKeys.checked || typing(e.target) || viewer.open || help.open) return;
     if (e.key === '?') { e.preventDefault(); openHelp(); }
-    else if (e.key === '/') { e.preventDefault(); go('create'); promptEl.focus(); }
+    else if (e.key === '/') { e.preventDefault(); toPrompt(); }
   });
 
   /* ---- the gallery: GET v1/gallery pages (before cursor) and GET v1/gallery/{id} ---- */
@@ -837,18 +842,25 @@
   $('detail-reuse').addEventListener('click', () => {
     if (!detailData) return;
     setPrompt(str(detailData.prompt));
-    location.hash = '#create';
-    promptEl.focus();
+    toPrompt();
   });
 
   /* ---- views: #create, #gallery, #gallery/<id> ---- */
   let view = null;
   function route() {
-    const h = decodeURIComponent(location.hash.slice(1));
+    let h = '';
+    try { h = decodeURIComponent(location.hash.slice(1)); } catch (e) { /* a malformed address: Create */ }
     if (h.startsWith('gallery/')) return { view: 'gallery', id: h.slice(8) };
     return { view: h === 'gallery' ? 'gallery' : 'create', id: null };
   }
-  function go(name) { if (route().view !== name || route().id) location.hash = '#' + name; }
+  /* Focus on the prompt, switching to Create first if needed (the view switch would
+     otherwise move focus to the view's heading once the hash has changed). */
+  let focusPrompt = false;
+  function toPrompt() {
+    if (view === 'create') { promptEl.focus(); return; }
+    focusPrompt = true;
+    location.hash = '#create';
+  }
   function render(fromUser) {
     const r = route();
     const changed = view !== r.view;
@@ -860,7 +872,9 @@
     }
     document.title = view === 'gallery' ? 'Gallery · imagegw' : 'imagegw';
     if (view === 'create') {
-      if (fromUser && changed) $('form-title').focus();
+      if (focusPrompt || location.hash === '#prompt') promptEl.focus(); // the skip link, '/', reuse
+      else if (fromUser && changed) $('form-title').focus();
+      focusPrompt = false;
       return;
     }
     if (r.id) { showDetail(r.id); return; }

@@ -96,6 +96,30 @@ test('three models as a job: cards fill in as results arrive', async () => {
   await page.context().close();
 });
 
+test('a model that fails in a comparison shows its error, and can be retried alone', async () => {
+  const page = await openPage(browser, gw.page);
+  await pickModels(page, ['gemini-3-pro-image', 'gemini-2.5-flash-image']);
+  const prompt = uniquePrompt('two boats mock:model_status=flash-image:500');
+  await page.fill('#prompt', prompt);
+  await page.click('#go');
+  const failed = page.locator('#grid .card.failed');
+  await failed.waitFor({ timeout: 30000 });
+  await page.waitForFunction(() => document.getElementById('results').getAttribute('aria-busy') === 'false');
+  assert.equal(await failed.getAttribute('data-model'), 'gemini-2.5-flash-image');
+  assert.match(await failed.textContent(), /IMG_UPSTREAM_ERROR/);
+  assert.equal(await page.locator('#grid figure.card').getAttribute('data-model'), 'gemini-3-pro-image');
+  assert.match(await page.textContent('#meta'), /partial/);
+  // Retry asks that model alone, as a generation (the mock fails it again).
+  const req = page.waitForRequest((r) => r.url().endsWith('/v1/images/generations'));
+  await failed.getByRole('button', { name: /Retry/ }).click();
+  assert.deepEqual(JSON.parse((await req).postData()), { prompt, model: 'gemini-2.5-flash-image' });
+  await page.locator('#grid .card.failed .remedy').waitFor();
+  assert.equal(await page.locator('#grid .card').count(), 2, 'the same card, failed again');
+  await waitLive(page, /gemini-2\.5-flash-image failed again/);
+  assertNoProblems(page, HTTP_ERRORS);
+  await page.context().close();
+});
+
 test('Enhance offers a rewrite, and says when it is the fallback', async () => {
   const page = await openPage(browser, gw.page);
   const prompt = uniquePrompt('a red fox in the snow');

@@ -102,6 +102,16 @@ test('an entry\'s detail: its images, parameters, and back to the same place', a
   await page.getByRole('button', { name: 'Use this prompt' }).click();
   await page.waitForFunction(() => !document.getElementById('view-create').hidden);
   assert.equal(await page.inputValue('#prompt'), prompts[1]);
+  await page.waitForTimeout(100); // the view switch must not take focus from the prompt
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'prompt');
+  // '/' from the gallery: back to Create, in the prompt.
+  await page.getByRole('link', { name: 'Gallery' }).click();
+  await page.locator('#gallery-list li').first().waitFor();
+  await page.waitForFunction(() => document.activeElement.id === 'gallery-title');
+  await page.keyboard.press('/');
+  await page.waitForFunction(() => !document.getElementById('view-create').hidden);
+  await page.waitForTimeout(100);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'prompt');
   assertNoProblems(page);
   await page.context().close();
 });
