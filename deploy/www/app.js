@@ -393,7 +393,7 @@
     if (!prefs.sound) return;
     try {
       audio = audio || new AudioContext();
-      if (audio.state === 'suspended') audio.resume();
+      if (audio.state === 'suspended') audio.resume().catch(() => {});
       const t = audio.currentTime;
       [[659.25, 0], [987.77, 0.11]].forEach(([f, at]) => {
         const o = audio.createOscillator(), g = audio.createGain();
@@ -579,7 +579,7 @@
   }
 
   async function poll(mine, id, cards, body) {
-    const done = [];
+    const done = cards.filter((c) => c.item); // the viewer's list (a resumed poll keeps what it had)
     let wait = 300, failures = 0;
     const t0 = Date.now();
     for (;;) {
