@@ -82,7 +82,9 @@ test('under a base_path: the page and every API call stay under it', async () =>
   assert.match(based.page, /\/imagegw\/$/);
   const page = await openPage(browser, based.page);
   await page.locator('#model-list input[value="local-preview"]').waitFor();
-  await pickModels(page, ['local-preview']);
+  // With no upstream key, local-preview is what the page picks, labelled as a preview.
+  assert.deepEqual(await page.locator('#model-list input:checked').evaluateAll((b) => b.map((x) => x.value)), ['local-preview']);
+  assert.equal(await page.isVisible('#preview-note'), true);
   await page.fill('#prompt', uniquePrompt('a mounted lighthouse'));
   await page.click('#go');
   await page.locator('#grid figure.card').waitFor();
@@ -108,4 +110,18 @@ test('page weight: HTML + CSS + JS under 60 KB gzipped', () => {
     .map((f) => gzipSync(readFileSync(path.join(www, f)), { level: 9 }).length)
     .reduce((a, b) => a + b, 0);
   assert.ok(total < 60 * 1024, `page weight ${total} bytes gzipped`);
+});
+
+test('the page\'s own files: no markup from strings, no address outside the gateway', () => {
+  const www = path.join(ROOT, 'deploy', 'www');
+  const js = readFileSync(path.join(www, 'app.js'), 'utf8');
+  // Text reaches the page through textContent and text nodes only.
+  for (const sink of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function']) {
+    assert.ok(!js.includes(sink), 'app.js uses ' + sink);
+  }
+  for (const f of ['index.html', 'app.css', 'app.js']) {
+    const text = readFileSync(path.join(www, f), 'utf8');
+    assert.deepEqual(text.match(/(https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}[/\w.-]*/gi) || [], [], f + ' names another host');
+    assert.ok(!/@import|url\(\s*['"]?(https?:)?\/\//i.test(text), f + ' loads a remote resource');
+  }
 });
