@@ -95,6 +95,8 @@ def vertex_gw(make_gateway, mock, tmp_path):
 
 def test_first_call_fetches_a_token_and_every_process_reuses_it(vertex_gw, mock):
     g = vertex_gw
+    ups = g.get("/healthz").json()["upstreams"]
+    assert ups["gemini"] == "configured" and ups["vertex"] == "configured", ups
     r = g.generate(prompt=unique_prompt("a lighthouse"))
     assert r.status == 200, r
     assert stats(mock)["tokens_issued"] == 1
