@@ -138,7 +138,7 @@ class Gateway:
             # land in asan_dir, where stop() collects them like sanitizer ones.
             binary = os.path.join(self.dir, "imagegw-valgrind")
             with open(binary, "w") as f:
-                f.write("#!/bin/sh\nexec valgrind -q --leak-check=full "
+                f.write("#!/bin/sh\nexec valgrind -q --leak-check=full --child-silent-after-fork=yes "
                         "--errors-for-leak-kinds=definite --error-exitcode=99 "
                         f"--log-file={self.asan_dir}/valgrind.%p {BIN} \"$@\"\n")
             os.chmod(binary, 0o755)
