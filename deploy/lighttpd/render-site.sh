@@ -30,9 +30,9 @@ sed -e "s|\"images.example.org\"|\"$bind:$port\"|" \
     -e "s|\"/var/lib/imagegw/cache\"|\"$cache_dir\"|" \
     -e "s|\"/run/lighttpd/imagegw.sock\"|\"$run_dir/imagegw.sock\"|" \
     "$here/$name" > "$site"
-# Every installed path must have been replaced: none of them is left.
-if grep -n -e '"images.example.org"' -e '/usr/local/' -e '"/etc/imagegw/' \
-	-e '"/var/lib/imagegw' -e '"/run/lighttpd/' "$site" >&2; then
+# Every installed path must have been replaced: none is left outside comments.
+if grep -v '^[[:space:]]*#' "$site" | grep -e '"images.example.org"' -e '/usr/local/' \
+	-e '"/etc/imagegw/' -e '"/var/lib/imagegw' -e '"/run/lighttpd/' >&2; then
 	echo "render-site.sh: $name has a path this script does not replace" >&2
 	exit 2
 fi

@@ -55,12 +55,12 @@ class Site:
         os.makedirs(self.asan_dir)
         self.error_log = os.path.join(self.dir, "server-error.log")
         self.log_file = os.path.join(self.dir, "imagegw.log")
-        self.data_dir = os.path.join(self.dir, "var")
-        self.cache_dir = os.path.join(self.data_dir, "cache")
         self.config = config_path or os.path.join(self.dir, "imagegw.conf")
-        conf = {"data_dir": self.data_dir, "log_file": self.log_file, "log_level": "debug",
-                "rate_per_ip": 0, "api_key": ADMIN}
+        conf = {"data_dir": os.path.join(self.dir, "var"), "log_file": self.log_file,
+                "log_level": "debug", "rate_per_ip": 0, "api_key": ADMIN}
         conf.update(settings)
+        self.data_dir = conf["data_dir"]
+        self.cache_dir = conf.get("cache_dir") or os.path.join(self.data_dir, "cache")
         with open(self.config, "w") as f:
             f.write("".join(f"{k} = {v}\n" for k, v in conf.items()))
         os.chmod(self.config, 0o600)
