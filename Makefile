@@ -207,8 +207,8 @@ install: $(BUILD)/imagegw
 		$(DESTDIR)$(PREFIX)/share/imagegw/deploy
 	install -m 0755 $(BUILD)/imagegw $(DESTDIR)$(PREFIX)/bin/imagegw
 	cp -R deploy/www/. $(DESTDIR)$(PREFIX)/share/imagegw/www/
-	cp -R deploy/lighttpd deploy/imagegw.conf.example deploy/content-filter.txt \
-		$(DESTDIR)$(PREFIX)/share/imagegw/deploy/
+	cp -R deploy/lighttpd deploy/apache deploy/nginx deploy/imagegw.conf.example \
+		deploy/content-filter.txt $(DESTDIR)$(PREFIX)/share/imagegw/deploy/
 
 clean:
 	rm -rf $(BUILD)
