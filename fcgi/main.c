@@ -380,9 +380,11 @@ static void app_stop(struct app *app)
 	log_close();
 }
 
-/* SIGTERM (the web server stopping or recycling its responders) and SIGINT:
- * between requests the process leaves at once; during one it finishes the
- * request, reply and after-send work included, then leaves. */
+/* SIGTERM (the web server stopping or recycling its responders), SIGINT, and
+ * SIGUSR1 (libfcgi's graceful stop, and what multiwatch sends: its -s option
+ * is broken in Debian 12, so the nginx unit keeps that default): between
+ * requests the process leaves at once; during one it finishes the request,
+ * reply and after-send work included, then leaves. */
 static volatile sig_atomic_t stop_requested, serving;
 
 static void on_stop(int sig)
@@ -401,6 +403,7 @@ static void on_stop_signals(void)
 	sa.sa_flags = SA_RESTART; /* the request in progress carries on */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL); /* in place of libfcgi's, which interrupts */
 }
 
 static int run_fcgi(void)

@@ -7,11 +7,12 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 
-from conftest import BIN, WWW, wait_port
+from conftest import BIN, WWW, unique_prompt, wait_port
 from deploytest import (ADMIN, Site, check_big_edit, check_generate_and_url, check_keys,
                         check_page_and_health, check_too_large, generate, needs_user, render,
                         wait_path)
@@ -28,8 +29,9 @@ def responders(site):
 
 
 @pytest.fixture(scope="module")
-def site():
-    s = Site("nginx", {})
+def site(mock):
+    s = Site("nginx", {"gemini_base_url": mock.url, "gemini_api_key": "k",
+                       "upstream_timeout_seconds": 10})
     with open(s.config, "a") as f:
         f.write(f"public_base_url = {s.url}\nsendfile_header = X-Accel-Redirect\n"
                 "sendfile_prefix = /_imagegw_cache/\n")
@@ -99,10 +101,25 @@ def test_a_killed_responder_is_replaced(site):
         assert generate(site, site.key).status == 200
 
 
-def test_sigterm_stops_every_responder(site):
+def test_sigterm_lets_the_request_finish_then_stops_every_responder(site, mock):
+    """systemd's stop: SIGTERM to multiwatch, which sends the responders
+    SIGUSR1, on which each finishes the request it is answering."""
     pids = responders(site)
+    out = {}
+    slow = threading.Thread(target=lambda: out.update(r=generate(
+        site, site.key, model="gemini-3-pro-image",
+        prompt=unique_prompt("finish me", "mock:delay=1.5"))))
+    slow.start()
+    deadline = time.time() + 10
+    while mock.count() < 1:
+        assert time.time() < deadline
+        time.sleep(0.02)
     site.spawner.send_signal(signal.SIGTERM)
+    slow.join(30)
+    assert out["r"].status == 200, out["r"]
     site.spawner.wait(10)
+    assert any(e.get("msg") == "stopping on signal 10 after the current request"
+               for e in site.log_events("message")), site.text("imagegw.log")
     deadline = time.time() + 10
     while any(os.path.exists(f"/proc/{p}") for p in pids):
         assert time.time() < deadline, "responders outlived multiwatch"
