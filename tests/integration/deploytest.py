@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import BIN, ROOT, assert_error, free_port, http, unique_prompt, wait_port
+from conftest import BIN, ROOT, assert_error, free_port, http, unique_prompt
 
 ADMIN = "deploy-admin-key-0123456789"
 needs_user = pytest.mark.skipif(
@@ -112,6 +112,17 @@ class Site:
                 return f.read()
         except FileNotFoundError:
             return ""
+
+    def setup(self, start):
+        """Runs start(self) (render, start the servers, first checks); a
+        failure there stops what it started before the error goes on, as no
+        fixture teardown will."""
+        try:
+            start(self)
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
     def stop(self):
         """Stops every process (last started first); returns the sanitizer

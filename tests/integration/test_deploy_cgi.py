@@ -17,22 +17,25 @@ pytestmark = needs_user
 
 @pytest.fixture(scope="module", params=["apache", "lighttpd"])
 def site(request):
+    def start(s):
+        if s.server == "apache":
+            env = s.sanitizer_env()
+            conf = render("apache/render.sh", s.run_dir, str(s.port), BIN, WWW, s.config, "1",
+                          s.error_log, s.cache_dir, *(f"{k}={v}" for k, v in env.items()),
+                          env={"IMAGEGW_APACHE_SITE": "cgi"})
+            s.start(["/usr/sbin/apache2", "-f", conf, "-DFOREGROUND"])
+        else:
+            # lighttpd gives CGI programs no variables of its own: sanitizer
+            # reports go to stderr, lighttpd's error log (checked at stop).
+            conf = render("lighttpd/render-site.sh", "cgi.conf", s.run_dir, str(s.port), BIN,
+                          WWW, s.config, s.error_log, s.cache_dir)
+            s.start(["lighttpd", "-D", "-f", conf])
+        wait_port(s.port)
+        s.key = check_keys(s)
+
     s = Site(f"cgi-{request.param}", {"sendfile_header": "X-Sendfile"})
     s.server = request.param
-    if s.server == "apache":
-        env = s.sanitizer_env()
-        conf = render("apache/render.sh", s.run_dir, str(s.port), BIN, WWW, s.config, "1",
-                      s.error_log, s.cache_dir, *(f"{k}={v}" for k, v in env.items()),
-                      env={"IMAGEGW_APACHE_SITE": "cgi"})
-        s.start(["/usr/sbin/apache2", "-f", conf, "-DFOREGROUND"])
-    else:
-        # lighttpd gives CGI programs no variables of its own: sanitizer
-        # reports go to stderr, which is lighttpd's error log (checked at stop).
-        conf = render("lighttpd/render-site.sh", "cgi.conf", s.run_dir, str(s.port), BIN, WWW,
-                      s.config, s.error_log, s.cache_dir)
-        s.start(["lighttpd", "-D", "-f", conf])
-    wait_port(s.port)
-    s.key = check_keys(s)
+    s.setup(start)
     yield s
     problems = s.stop()
     assert not problems, "sanitizer reports:\n" + "\n".join(problems)

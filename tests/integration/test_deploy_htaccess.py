@@ -30,15 +30,23 @@ def site():
     s = Site("htaccess", {"data_dir": os.path.join(app, "var"), "base_path": PREFIX},
              config_path=os.path.join(app, "imagegw.conf"))
     s.home = home
-    # The host's own settings: the sanitizers' variables for every program.
-    env = [f"{k}={v}" for k, v in s.sanitizer_env().items()]
-    conf = render("apache/render.sh", s.run_dir, str(s.port), os.path.join(app, "imagegw"),
-                  public, s.config, "1", s.error_log, s.cache_dir, *env,
-                  env={"IMAGEGW_APACHE_SITE": "htaccess",
-                       "IMAGEGW_DOCROOT": os.path.dirname(public)})
-    s.start(["/usr/sbin/apache2", "-f", conf, "-DFOREGROUND"])
-    wait_port(s.port)
-    s.key = check_keys(s, PREFIX)
+
+    def start(s):
+        # The host's own settings: the sanitizers' variables for every program.
+        env = [f"{k}={v}" for k, v in s.sanitizer_env().items()]
+        conf = render("apache/render.sh", s.run_dir, str(s.port), os.path.join(app, "imagegw"),
+                      public, s.config, "1", s.error_log, s.cache_dir, *env,
+                      env={"IMAGEGW_APACHE_SITE": "htaccess",
+                           "IMAGEGW_DOCROOT": os.path.dirname(public)})
+        s.start(["/usr/sbin/apache2", "-f", conf, "-DFOREGROUND"])
+        wait_port(s.port)
+        s.key = check_keys(s, PREFIX)
+
+    try:
+        s.setup(start)
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
     yield s
     problems = s.stop()
     shutil.rmtree(home, ignore_errors=True)

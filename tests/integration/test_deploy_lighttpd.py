@@ -30,14 +30,16 @@ def responders(site):
 
 @pytest.fixture(scope="module")
 def site():
-    s = Site("lighttpd", {"sendfile_header": "X-Sendfile"})
-    conf = render("lighttpd/render-site.sh", "production.conf", s.run_dir, str(s.port), BIN, WWW,
-                  s.config, s.error_log, s.cache_dir)
-    # production.conf passes on PATH and LANG only: sanitizer reports go to
-    # the responders' stderr, lighttpd's own here (checked at stop).
-    s.start(["lighttpd", "-D", "-f", conf])
-    wait_port(s.port)
-    s.key = check_keys(s)
+    def start(s):
+        conf = render("lighttpd/render-site.sh", "production.conf", s.run_dir, str(s.port), BIN,
+                      WWW, s.config, s.error_log, s.cache_dir)
+        # production.conf passes on PATH and LANG only: sanitizer reports go
+        # to the responders' stderr, lighttpd's own here (checked at stop).
+        s.start(["lighttpd", "-D", "-f", conf])
+        wait_port(s.port)
+        s.key = check_keys(s)
+
+    s = Site("lighttpd", {"sendfile_header": "X-Sendfile"}).setup(start)
     yield s
     problems = s.stop()
     assert not problems, "sanitizer reports:\n" + "\n".join(problems)

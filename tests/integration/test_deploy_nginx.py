@@ -30,18 +30,21 @@ def responders(site):
 
 @pytest.fixture(scope="module")
 def site(mock):
+    def start(s):
+        with open(s.config, "a") as f:
+            f.write(f"public_base_url = {s.url}\nsendfile_header = X-Accel-Redirect\n"
+                    "sendfile_prefix = /_imagegw_cache/\n")
+        conf = render("nginx/render.sh", s.run_dir, str(s.port), BIN, WWW, s.config, str(PROCS),
+                      s.error_log, s.cache_dir)
+        s.spawner = s.start(["sh", os.path.join(s.run_dir, "responders.sh")],
+                            s.sanitizer_env())
+        wait_path(os.path.join(s.run_dir, "imagegw.sock"))
+        s.start(["nginx", "-p", s.run_dir, "-c", conf, "-e", s.error_log])
+        wait_port(s.port)
+        s.key = check_keys(s)
+
     s = Site("nginx", {"gemini_base_url": mock.url, "gemini_api_key": "k",
-                       "upstream_timeout_seconds": 10})
-    with open(s.config, "a") as f:
-        f.write(f"public_base_url = {s.url}\nsendfile_header = X-Accel-Redirect\n"
-                "sendfile_prefix = /_imagegw_cache/\n")
-    conf = render("nginx/render.sh", s.run_dir, str(s.port), BIN, WWW, s.config, str(PROCS),
-                  s.error_log, s.cache_dir)
-    s.spawner = s.start(["sh", os.path.join(s.run_dir, "responders.sh")], s.sanitizer_env())
-    wait_path(os.path.join(s.run_dir, "imagegw.sock"))
-    s.start(["nginx", "-p", s.run_dir, "-c", conf, "-e", s.error_log])
-    wait_port(s.port)
-    s.key = check_keys(s)
+                       "upstream_timeout_seconds": 10}).setup(start)
     yield s
     problems = s.stop()
     assert not problems, "sanitizer reports:\n" + "\n".join(problems)
