@@ -1,7 +1,9 @@
 # imagegw — build, run, test.  See CONTRIBUTING.md and docs/testing.md.
 #   make            build build/imagegw (release, warnings as errors)
 #   make run        install what is missing, build, start lighttpd on PORT (8080)
-#   make test       unit tests + integration tests (lighttpd, then Apache), all under ASan+UBSan
+#   make test       unit tests + integration tests (lighttpd, then Apache), all under ASan+UBSan,
+#                   then browser tests
+#   make browser    the web page in headless Chromium (tests/browser/, docs/testing.md)
 #   make bench      benchmarks, printed as a table (docs/performance.md)
 #   make deps       install the Debian packages the build, tests and run need
 
@@ -35,7 +37,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
 
 .PHONY: all run test unit integration integration-apache bench deps install clean san fmt fmt-check \
-        test-live fuzz fuzz-smoke valgrind docs loadtest
+        test-live fuzz fuzz-smoke valgrind docs loadtest browser
 all: $(BUILD)/imagegw
 
 # --- generated: the SQL migrations and the content filter list, compiled in ---
@@ -104,7 +106,11 @@ integration-apache: $(BUILD)/san/imagegw $(BUILD)/imagegw
 	IMAGEGW_SERVER=apache IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw sh tests/tools/as-test-user.sh \
 		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
-test: fmt-check unit fuzz-smoke integration
+# deploy/www/ in Debian's Chromium (playwright-core from npm, installed on first run).
+browser: $(BUILD)/san/imagegw
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw PYTHON=$(PYTHON) sh tests/browser/run.sh
+
+test: fmt-check unit fuzz-smoke integration browser
 
 # Regenerates the key table in docs/configuration.md from core/config.c.
 docs: $(BUILD)/imagegw
@@ -195,6 +201,7 @@ bench: $(BUILD)/imagegw $(BUILD)/bench_lookup $(BUILD)/bench_quota $(BUILD)/benc
 
 deps:
 	@sh tests/tools/deps.sh
+	@sh tests/browser/setup.sh
 
 # The first README command: install what is missing, build, start lighttpd.
 run:

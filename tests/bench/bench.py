@@ -373,6 +373,57 @@ def jobs(gw):
     return rows
 
 
+def web_page(gw):
+    """The web page (deploy/www/): its weight, HTML + CSS + JS gzipped as a server
+    would send them, and its first render in headless Chromium against this gateway
+    (tests/browser/first-render.mjs: navigation start to first contentful paint, and to
+    the model list drawn from GET /v1/models), next to a one-line page on the same
+    lighttpd: the floor of a fresh browser context, whatever the page does."""
+    import gzip
+    import json
+    import tempfile
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    www = os.path.join(root, "deploy", "www")
+    files = ["index.html", "app.css", "app.js"]
+    raw = sum(os.path.getsize(os.path.join(www, f)) for f in files)
+    gz = 0
+    for f in files:
+        with open(os.path.join(www, f), "rb") as fh:
+            gz += len(gzip.compress(fh.read(), 9))
+    rows = [("web page weight, HTML + CSS + JS (gzip -9 / raw)",
+             f"{gz / 1024:.1f} KB / {raw / 1024:.1f} KB (target < 60 KB gzip)")]
+    setup = subprocess.run(["sh", os.path.join(root, "tests", "browser", "setup.sh")],
+                           capture_output=True, text=True)
+    if setup.returncode != 0:
+        return rows + [("web page first render", "skipped: " + setup.stderr.strip())]
+    blank_dir = tempfile.mkdtemp(prefix="imagegw-bench-www-")
+    with open(os.path.join(blank_dir, "index.html"), "w") as fh:
+        fh.write("<!doctype html><title>blank</title><p>imagegw</p>\n")
+    blank = conftest.Gateway({"log_level": "warn"}, www=blank_dir, max_procs=1)
+    n = max(5, min(30, ROUNDS // 10))
+    script = os.path.join(root, "tests", "browser", "first-render.mjs")
+    try:
+        def measure(url):
+            out = subprocess.run(["node", script, url + "/", str(n)], capture_output=True,
+                                 text=True, timeout=600)
+            assert out.returncode == 0, out.stderr[-2000:]
+            return json.loads(out.stdout.strip().splitlines()[-1])
+        page = measure(gw.url)
+        floor = measure(blank.url)
+    finally:
+        blank.stop()
+        import shutil
+        shutil.rmtree(blank_dir, ignore_errors=True)
+
+    def med(xs):
+        return statistics.median(xs)
+    rows.append((f"web page first contentful paint, headless Chromium, localhost (median of {n})",
+                 f"{med(page['fcp']):.0f} ms (a one-line page: {med(floor['fcp']):.0f} ms)"))
+    rows.append((f"web page model list drawn (GET /v1/models answered, median of {n})",
+                 f"{med(page['ready']):.0f} ms"))
+    return rows
+
+
 def cold_start(binary, data_dir, rounds=50):
     """One plain-CGI request, process start to exit (what a CGI-only host pays)."""
     rows = []
@@ -410,6 +461,7 @@ def main():
         rows += jobs(gw)
         rows += cold_start(binary, os.path.join(gw.dir, "var"))
         rows += edit_upload(gw, max(5, ROUNDS // 20))
+        rows += web_page(gw)
         rows += cache_hits(mock, ROUNDS)
         rows += lookup_cost()
         rows += quota_cost()

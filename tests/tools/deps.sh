@@ -11,6 +11,7 @@ pkgs="build-essential pkg-config libfcgi-dev libfcgi-bin libcurl4-openssl-dev
 libsqlite3-dev sqlite3 libssl-dev zlib1g-dev lighttpd python3 python3-pytest
 clang libclang-rt-14-dev valgrind wrk hyperfine procps e2fsprogs
 apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx spawn-fcgi multiwatch"
+pkgs="$pkgs chromium$(command -v node > /dev/null 2>&1 || echo ' nodejs npm')" # browser tests; keeps a node already there
 [ "${1:-}" = "--quick" ] && pkgs="build-essential libfcgi-dev libcurl4-openssl-dev
 libsqlite3-dev libssl-dev zlib1g-dev lighttpd"
 missing=""
