@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,9 +21,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
-#include "vertex.h"
 #include "route.h"
 #include "upstream.h"
+#include "vertex.h"
 
 static long now_ms(void)
 {
