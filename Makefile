@@ -1,7 +1,8 @@
 # imagegw — build, run, test.  See CONTRIBUTING.md and docs/testing.md.
 #   make            build build/imagegw (release, warnings as errors)
 #   make run        install what is missing, build, start lighttpd on PORT (8080)
-#   make test       unit tests + integration tests, all under ASan+UBSan, then browser tests
+#   make test       unit tests + integration tests (lighttpd, then Apache), all under ASan+UBSan,
+#                   then browser tests
 #   make browser    the web page in headless Chromium (tests/browser/, docs/testing.md)
 #   make bench      benchmarks, printed as a table (docs/performance.md)
 #   make deps       install the Debian packages the build, tests and run need
@@ -35,7 +36,7 @@ SAN_FCGI_OBJ := $(FCGI_SRC:%.c=$(BUILD)/san/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/san/unit/%)
 
-.PHONY: all run test unit integration bench deps install clean san fmt fmt-check \
+.PHONY: all run test unit integration integration-apache bench deps install clean san fmt fmt-check \
         test-live fuzz fuzz-smoke valgrind docs loadtest browser
 all: $(BUILD)/imagegw
 
@@ -95,8 +96,15 @@ $(BUILD)/san/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/san/libcore.a
 unit: $(UNIT_BIN)
 	@sh tests/tools/run-unit.sh $(UNIT_BIN)
 
+# The suite behind lighttpd, then behind Apache + mod_fcgid with the deployment
+# smoke tests (nginx + spawn-fcgi, plain CGI, .htaccess), as an unprivileged user.
 integration: $(BUILD)/san/imagegw $(BUILD)/imagegw
-	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw $(PYTHON) -m pytest -q tests/integration tests/mock
+	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw $(PYTHON) -m pytest -q tests/integration tests/mock \
+		--ignore-glob='tests/integration/test_deploy_*'
+	@$(MAKE) --no-print-directory integration-apache
+integration-apache: $(BUILD)/san/imagegw $(BUILD)/imagegw
+	IMAGEGW_SERVER=apache IMAGEGW_BIN=$(CURDIR)/$(BUILD)/san/imagegw sh tests/tools/as-test-user.sh \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # deploy/www/ in Debian's Chromium (playwright-core from npm, installed on first run).
 browser: $(BUILD)/san/imagegw
@@ -152,6 +160,8 @@ valgrind: $(BUILD)/imagegw
 	IMAGEGW_BIN=$(CURDIR)/$(BUILD)/imagegw IMAGEGW_VALGRIND=1 $(PYTHON) -m pytest -q \
 		tests/integration/test_basics.py tests/integration/test_upstream_failures.py \
 		tests/integration/test_files.py tests/integration/test_cache.py \
+		tests/integration/test_jobs.py tests/integration/test_openai.py \
+		tests/integration/test_vertex.py \
 		-k "not slow_reply_times_out and not busy and not held_back and not collapse \
 		    and not public_base_url and not unwritable"
 # (the deselected tests depend on wall-clock time: under valgrind, 20-50 times slower,
@@ -206,8 +216,8 @@ install: $(BUILD)/imagegw
 		$(DESTDIR)$(PREFIX)/share/imagegw/deploy
 	install -m 0755 $(BUILD)/imagegw $(DESTDIR)$(PREFIX)/bin/imagegw
 	cp -R deploy/www/. $(DESTDIR)$(PREFIX)/share/imagegw/www/
-	cp -R deploy/lighttpd deploy/imagegw.conf.example deploy/content-filter.txt \
-		$(DESTDIR)$(PREFIX)/share/imagegw/deploy/
+	cp -R deploy/lighttpd deploy/apache deploy/nginx deploy/imagegw.conf.example \
+		deploy/content-filter.txt $(DESTDIR)$(PREFIX)/share/imagegw/deploy/
 
 clean:
 	rm -rf $(BUILD)

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "xalloc.h"
 
 extern const char *const db_migrations[];
 extern const size_t db_migrations_count;
@@ -273,4 +274,16 @@ int db_commit(sqlite3 *db)
 void db_rollback(sqlite3 *db)
 {
 	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void db_column_copy(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+	snprintf(out, len, "%s", v ? (const char *)v : "");
+}
+
+char *db_column_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+	return v ? xstrdup((const char *)v) : NULL;
 }

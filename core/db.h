@@ -27,6 +27,10 @@ int db_meta_get(struct sqlite3 *db, const char *key, char *out, size_t out_len);
 void db_bind_text(struct sqlite3_stmt *st, const char *name, const char *v);
 void db_bind_int64(struct sqlite3_stmt *st, const char *name, long long v);
 void db_bind_double(struct sqlite3_stmt *st, const char *name, double v);
+/* Column col of the current row as text: copied into out (cut to len, ""
+ * for NULL), or duplicated (NULL for NULL; free it). */
+void db_column_copy(struct sqlite3_stmt *st, int col, char *out, size_t len);
+char *db_column_dup(struct sqlite3_stmt *st, int col);
 /* Adds delta to a named counter shared by all processes (0 or -1). */
 int db_counter_add(struct sqlite3 *db, const char *name, double delta);
 /* A counter's value (0 when absent). */

@@ -21,18 +21,6 @@
  * over many requests instead of one; `imagegw gallery prune` has no bound). */
 #define PRUNE_PER_ADD 20
 
-static void copy_text(sqlite3_stmt *st, int col, char *out, size_t len)
-{
-	const unsigned char *v = sqlite3_column_text(st, col);
-	snprintf(out, len, "%s", v ? (const char *)v : "");
-}
-
-static char *dup_text(sqlite3_stmt *st, int col)
-{
-	const unsigned char *v = sqlite3_column_text(st, col);
-	return v ? xstrdup((const char *)v) : NULL;
-}
-
 /* Deletes the oldest entries while the gallery is over gallery_max_entries
  * or gallery_max_size_mb (its files, each counted once), at most max (-1:
  * no bound), never the newest; then the blobs left unused.  Inside the
@@ -64,7 +52,7 @@ static long prune_over(const struct config *cfg, sqlite3 *db, int max)
 			break;
 		char id[GALLERY_ID_MAX] = "";
 		if (sqlite3_step(old) == SQLITE_ROW)
-			copy_text(old, 0, id, sizeof id);
+			db_column_copy(old, 0, id, sizeof id);
 		sqlite3_reset(old);
 		db_bind_text(del, ":id", id);
 		int ok = sqlite3_step(del) == SQLITE_DONE;
@@ -265,15 +253,15 @@ int gallery_add_job(const struct config *cfg, sqlite3 *db, const char *job_id, l
 
 static void read_image(sqlite3_stmt *st, int col, struct gallery_image *g)
 {
-	copy_text(st, col, g->image.blob, sizeof g->image.blob);
-	copy_text(st, col + 1, g->image.ext, sizeof g->image.ext);
-	copy_text(st, col + 2, g->image.mime, sizeof g->image.mime);
+	db_column_copy(st, col, g->image.blob, sizeof g->image.blob);
+	db_column_copy(st, col + 1, g->image.ext, sizeof g->image.ext);
+	db_column_copy(st, col + 2, g->image.mime, sizeof g->image.mime);
 	g->image.bytes = (long)sqlite3_column_int64(st, col + 3);
 	g->image.width = sqlite3_column_int(st, col + 4);
 	g->image.height = sqlite3_column_int(st, col + 5);
-	copy_text(st, col + 6, g->model, sizeof g->model);
-	copy_text(st, col + 7, g->image_size, sizeof g->image_size);
-	copy_text(st, col + 8, g->aspect_ratio, sizeof g->aspect_ratio);
+	db_column_copy(st, col + 6, g->model, sizeof g->model);
+	db_column_copy(st, col + 7, g->image_size, sizeof g->image_size);
+	db_column_copy(st, col + 8, g->aspect_ratio, sizeof g->aspect_ratio);
 }
 
 #define ENTRY_COLS                                                                                 \
@@ -285,15 +273,15 @@ static void read_image(sqlite3_stmt *st, int col, struct gallery_image *g)
 
 static void read_entry(sqlite3_stmt *st, struct gallery_entry *e)
 {
-	copy_text(st, 0, e->id, sizeof e->id);
-	copy_text(st, 1, e->owner, sizeof e->owner);
-	copy_text(st, 2, e->source, sizeof e->source);
-	copy_text(st, 3, e->job_id, sizeof e->job_id);
-	e->prompt = dup_text(st, 4);
-	e->revised_prompt = dup_text(st, 5);
-	copy_text(st, 6, e->quality, sizeof e->quality);
-	copy_text(st, 7, e->style, sizeof e->style);
-	copy_text(st, 8, e->safety, sizeof e->safety);
+	db_column_copy(st, 0, e->id, sizeof e->id);
+	db_column_copy(st, 1, e->owner, sizeof e->owner);
+	db_column_copy(st, 2, e->source, sizeof e->source);
+	db_column_copy(st, 3, e->job_id, sizeof e->job_id);
+	e->prompt = db_column_dup(st, 4);
+	e->revised_prompt = db_column_dup(st, 5);
+	db_column_copy(st, 6, e->quality, sizeof e->quality);
+	db_column_copy(st, 7, e->style, sizeof e->style);
+	db_column_copy(st, 8, e->safety, sizeof e->safety);
 	e->image_count = sqlite3_column_int(st, 9);
 	e->created = (long)sqlite3_column_int64(st, 10);
 }

@@ -62,18 +62,6 @@ enum job_status job_status_derive(int pending, int running, int completed, int f
 	return completed == total ? JOB_COMPLETED : JOB_PARTIAL;
 }
 
-static void copy_text(sqlite3_stmt *st, int col, char *out, size_t len)
-{
-	const unsigned char *v = sqlite3_column_text(st, col);
-	snprintf(out, len, "%s", v ? (const char *)v : "");
-}
-
-static char *dup_text(sqlite3_stmt *st, int col)
-{
-	const unsigned char *v = sqlite3_column_text(st, col);
-	return v ? xstrdup((const char *)v) : NULL;
-}
-
 /* Runs a one-shot write statement whose binds the caller set; 0 or -1. */
 static int step_done(sqlite3_stmt *st)
 {
@@ -213,9 +201,9 @@ int job_get(sqlite3 *db, const char *id, struct job *j)
 	}
 	snprintf(j->id, sizeof j->id, "%s", id);
 	j->status = status_parse((const char *)sqlite3_column_text(st, 0));
-	copy_text(st, 1, j->owner, sizeof j->owner);
-	j->prompt = dup_text(st, 2);
-	j->request = dup_text(st, 3);
+	db_column_copy(st, 1, j->owner, sizeof j->owner);
+	j->prompt = db_column_dup(st, 2);
+	j->request = db_column_dup(st, 3);
 	j->cache_mode = sqlite3_column_int(st, 4);
 	j->budget_key = sqlite3_column_int64(st, 5);
 	j->budget_day = sqlite3_column_int64(st, 6);
@@ -230,21 +218,21 @@ int job_get(sqlite3 *db, const char *id, struct job *j)
 	while (j->n < count && sqlite3_step(rs) == SQLITE_ROW) {
 		struct job_result *r = &j->results[j->n++];
 		r->idx = sqlite3_column_int(rs, 0);
-		copy_text(rs, 1, r->model, sizeof r->model);
+		db_column_copy(rs, 1, r->model, sizeof r->model);
 		r->state = model_parse((const char *)sqlite3_column_text(rs, 2));
 		r->duration_ms = (long)sqlite3_column_int64(rs, 3);
 		r->cached = sqlite3_column_int(rs, 4);
-		copy_text(rs, 5, r->image.blob, sizeof r->image.blob);
-		copy_text(rs, 6, r->image.ext, sizeof r->image.ext);
-		copy_text(rs, 7, r->image.mime, sizeof r->image.mime);
+		db_column_copy(rs, 5, r->image.blob, sizeof r->image.blob);
+		db_column_copy(rs, 6, r->image.ext, sizeof r->image.ext);
+		db_column_copy(rs, 7, r->image.mime, sizeof r->image.mime);
 		r->image.bytes = (long)sqlite3_column_int64(rs, 8);
 		r->image.width = sqlite3_column_int(rs, 9);
 		r->image.height = sqlite3_column_int(rs, 10);
-		copy_text(rs, 11, r->image_size, sizeof r->image_size);
-		copy_text(rs, 12, r->aspect_ratio, sizeof r->aspect_ratio);
-		r->revised_prompt = dup_text(rs, 13);
-		copy_text(rs, 14, r->error_code, sizeof r->error_code);
-		copy_text(rs, 15, r->error_message, sizeof r->error_message);
+		db_column_copy(rs, 11, r->image_size, sizeof r->image_size);
+		db_column_copy(rs, 12, r->aspect_ratio, sizeof r->aspect_ratio);
+		r->revised_prompt = db_column_dup(rs, 13);
+		db_column_copy(rs, 14, r->error_code, sizeof r->error_code);
+		db_column_copy(rs, 15, r->error_message, sizeof r->error_message);
 	}
 	sqlite3_reset(rs);
 	return 1;
@@ -428,7 +416,7 @@ long job_reap(const struct config *cfg, sqlite3 *db, const char *only, long now,
 		db_bind_text(pick, ":only", only);
 	db_bind_int64(pick, ":cutoff", cutoff);
 	while (n < REAP_BATCH && sqlite3_step(pick) == SQLITE_ROW) {
-		copy_text(pick, 0, jobs[n].id, sizeof jobs[n].id);
+		db_column_copy(pick, 0, jobs[n].id, sizeof jobs[n].id);
 		jobs[n].key = sqlite3_column_int64(pick, 1);
 		jobs[n].day = sqlite3_column_int64(pick, 2);
 		n++;
@@ -508,9 +496,9 @@ int job_list(sqlite3 *db, int limit, void (*fn)(const struct job_summary *s, voi
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct job_summary s;
 		memset(&s, 0, sizeof s);
-		copy_text(st, 0, s.id, sizeof s.id);
-		copy_text(st, 1, s.status, sizeof s.status);
-		copy_text(st, 2, s.owner, sizeof s.owner);
+		db_column_copy(st, 0, s.id, sizeof s.id);
+		db_column_copy(st, 1, s.status, sizeof s.status);
+		db_column_copy(st, 2, s.owner, sizeof s.owner);
 		s.created = (long)sqlite3_column_int64(st, 3);
 		s.updated = (long)sqlite3_column_int64(st, 4);
 		s.completed = (long)sqlite3_column_int64(st, 5);

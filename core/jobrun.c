@@ -46,7 +46,10 @@ struct spawn_report {
 
 static void report(int fd, char kind, int value)
 {
-	struct spawn_report r = {kind, value};
+	struct spawn_report r;
+	memset(&r, 0, sizeof r); /* no uninitialised padding goes down the pipe */
+	r.kind = kind;
+	r.value = value;
 	ssize_t w = write(fd, &r, sizeof r);
 	(void)w; /* nothing to do if the responder has gone */
 }
@@ -85,6 +88,13 @@ int jobrun_spawn(const char *id, long *pid)
 	int p[2];
 	if (pid)
 		*pid = 0;
+	/* The binary to exec, by name: under a wrapper such as valgrind,
+	 * /proc/self/exe is the wrapper's own program, while readlink reports
+	 * imagegw.  /proc/self/exe stays the fallback (a binary replaced on disk
+	 * since this process started). */
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[n > 0 ? n : 0] = '\0';
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return -1;
 	pid_t mid = fork();
@@ -112,6 +122,8 @@ int jobrun_spawn(const char *id, long *pid)
 			fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 		detach_fds(fd);
 		char *const argv[] = {"imagegw", "jobs", "run", (char *)id, NULL};
+		if (self[0])
+			execv(self, argv);
 		execv("/proc/self/exe", argv);
 		report(fd, 'E', errno);
 		_exit(127);

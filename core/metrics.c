@@ -67,6 +67,7 @@ enum {
 	F_COST_SAVED,
 	F_CACHE_BYTES,
 	F_CACHE_MAX_BYTES,
+	F_KEPT_BYTES,
 	F_CACHE_ENTRIES,
 	F_CACHE_HIT_RATIO,
 	F_ACCOUNTS_AVAILABLE,
@@ -108,8 +109,13 @@ static const struct family families[NFAM] = {
 			       NULL, 0, "Cache entries removed to stay under cache_max_size_mb."},
 	[F_COST_SAVED] = {"imagegw_cost_saved_usd_total", FAM_COUNTER, SRC_COUNTERS, NULL, NULL, 0,
 			  "Upstream price of every cache hit, from price_table, in USD."},
-	[F_CACHE_BYTES] = {"imagegw_cache_bytes", FAM_GAUGE, SRC_SCRAPE, NULL, NULL, 0,
-			   "Bytes of the cached image files (each distinct image once)."},
+	[F_CACHE_BYTES] =
+		{"imagegw_cache_bytes", FAM_GAUGE, SRC_SCRAPE, NULL, NULL, 0,
+		 "Bytes of the cache's own image files (each distinct image once), counted "
+		 "against cache_max_size_mb."},
+	[F_KEPT_BYTES] = {"imagegw_kept_bytes", FAM_GAUGE, SRC_SCRAPE, NULL, NULL, 0,
+			  "Bytes of image files the gallery or a job keeps (outside the cache's "
+			  "cap)."},
 	[F_CACHE_MAX_BYTES] = {"imagegw_cache_max_bytes", FAM_GAUGE, SRC_SCRAPE, NULL, NULL, 0,
 			       "The cache's size cap, cache_max_size_mb, in bytes."},
 	[F_CACHE_ENTRIES] = {"imagegw_cache_entries", FAM_GAUGE, SRC_SCRAPE, NULL, NULL, 0,
@@ -576,6 +582,7 @@ static int read_cache(const struct config *cfg, sqlite3 *db, struct series_set *
 	set_value(set, F_COST_SAVED, "", cs.cost_saved_usd);
 	set_value(set, F_CACHE_BYTES, "", (double)cs.bytes);
 	set_value(set, F_CACHE_MAX_BYTES, "", (double)cs.max_bytes);
+	set_value(set, F_KEPT_BYTES, "", (double)cs.kept_bytes);
 	set_value(set, F_CACHE_ENTRIES, "", (double)cs.entries);
 	set_value(set, F_CACHE_HIT_RATIO, "", lookups > 0 ? cs.hits / lookups : 0);
 	return 0;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "pool.h"
 #include "route.h"
 
 enum img_err health_get(struct ctx *c)
@@ -15,8 +16,10 @@ enum img_err health_get(struct ctx *c)
 	struct buf *b = &c->rp->body;
 	buf_printf(b, "{\"status\":\"%s\",\"db\":\"%s\",\"cache_dir\":\"%s\",\"upstreams\":{",
 		   ok ? "ok" : "degraded", db_ok ? "ok" : "error", cache_ok ? "ok" : "error");
-	buf_printf(b, "\"gemini\":\"%s\",\"openai\":\"%s\",\"local\":\"ok\"}}\n",
+	/* gemini: the Gemini models are served (by API keys or Vertex accounts). */
+	buf_printf(b, "\"gemini\":\"%s\",\"vertex\":\"%s\",\"openai\":\"%s\",\"local\":\"ok\"}}\n",
 		   app->cfg.gemini_configured ? "configured" : "not_configured",
+		   pool_usable(app->db, "vertex") > 0 ? "configured" : "not_configured",
 		   app->cfg.openai_configured ? "configured" : "not_configured");
 	if (!ok) {
 		c->rp->status = 503;

@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,9 +21,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
-#include "vertex.h"
 #include "route.h"
 #include "upstream.h"
+#include "vertex.h"
 
 static long now_ms(void)
 {
@@ -380,9 +380,11 @@ static void app_stop(struct app *app)
 	log_close();
 }
 
-/* SIGTERM (the web server stopping or recycling its responders) and SIGINT:
- * between requests the process leaves at once; during one it finishes the
- * request, reply and after-send work included, then leaves. */
+/* SIGTERM (the web server stopping or recycling its responders), SIGINT, and
+ * SIGUSR1 (libfcgi's graceful stop, and what multiwatch sends: its -s option
+ * is broken in Debian 12, so the nginx unit keeps that default): between
+ * requests the process leaves at once; during one it finishes the request,
+ * reply and after-send work included, then leaves. */
 static volatile sig_atomic_t stop_requested, serving;
 
 static void on_stop(int sig)
@@ -401,6 +403,7 @@ static void on_stop_signals(void)
 	sa.sa_flags = SA_RESTART; /* the request in progress carries on */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL); /* in place of libfcgi's, which interrupts */
 }
 
 static int run_fcgi(void)
@@ -432,6 +435,9 @@ static int run_cgi(void)
 {
 	struct app app;
 	struct http_io io = {cgi_param, cgi_read, cgi_write, cgi_finish, NULL};
+	/* The programs this request starts (a job's worker, `imagegw jobs run
+	 * ID`) are commands, not requests: see query_words_as_argv. */
+	unsetenv("GATEWAY_INTERFACE");
 	if (app_start(&app) != 0) {
 		/* Still answer the one request, so the client sees JSON, not a
 		 * web-server error page. */
@@ -452,8 +458,21 @@ static int run_cgi(void)
 	return 0;
 }
 
+/* 1 when the command line may be the request's own query string: a CGI
+ * server following RFC 3875 4.4 (Apache's mod_cgi and mod_cgid do) passes a
+ * query without '=' as command-line words, so `GET /v1/models?cache+clear`
+ * would start `imagegw cache clear` for anyone.  Such a process answers the
+ * request and takes no command from its arguments. */
+static int query_words_as_argv(int argc)
+{
+	const char *q = getenv("QUERY_STRING");
+	return argc > 1 && getenv("GATEWAY_INTERFACE") && q && *q && !strchr(q, '=');
+}
+
 int main(int argc, char **argv)
 {
+	if (query_words_as_argv(argc))
+		return run_cgi();
 	if (argc > 1 && strcmp(argv[1], "fcgi") == 0)
 		return run_fcgi();
 	if (argc > 1 && strcmp(argv[1], "cgi") == 0)

@@ -1,5 +1,9 @@
-"""Integration-test harness: a real lighttpd spawning the built imagegw binary
-(the ASan+UBSan build under `make test`) in front of the mock Gemini server.
+"""Integration-test harness: a real web server spawning the built imagegw
+binary (the ASan+UBSan build under `make test`) in front of the mock Gemini
+server.  IMAGEGW_SERVER picks the server and the shipped config it runs on:
+`lighttpd` (deploy/lighttpd/imagegw.conf.in, the default) or `apache` (Apache
++ mod_fcgid on deploy/apache/imagegw.conf); `make integration` runs the suite
+under both.
 
 Fixtures:
   mock      -- the mock Gemini upstream (tests/mock/mock_gemini.py), session-wide
@@ -21,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -30,6 +35,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("IMAGEGW_BIN", os.path.join(ROOT, "build", "imagegw"))
 MOCK = os.path.join(ROOT, "tests", "mock", "mock_gemini.py")
 RENDER = os.path.join(ROOT, "deploy", "lighttpd", "render.sh")
+RENDER_APACHE = os.path.join(ROOT, "deploy", "apache", "render.sh")
+SERVER = os.environ.get("IMAGEGW_SERVER", "lighttpd")
+if SERVER not in ("lighttpd", "apache"):
+    raise RuntimeError(f"IMAGEGW_SERVER={SERVER!r}: lighttpd or apache")
 WWW = os.path.join(ROOT, "deploy", "www")
 
 
@@ -55,6 +64,7 @@ class Response:
         self.status = status
         self.headers = headers  # lower-cased names
         self.body = body
+        self.received = time.time()
 
     def json(self):
         return json.loads(self.body)
@@ -110,9 +120,12 @@ class Mock:
 
 
 class Gateway:
-    """lighttpd + imagegw with a config file written from `settings`."""
+    """The web server (SERVER) + imagegw with a config file written from
+    `settings`; `env` joins the responders' environment; at most `max_procs`
+    responders run at once."""
 
     def __init__(self, settings, env=None, max_procs=2, www=WWW):
+        self.server = SERVER
         self.dir = tempfile.mkdtemp(prefix="imagegw-it-")
         self.port = free_port()
         self.log_file = os.path.join(self.dir, "imagegw.log")
@@ -138,21 +151,34 @@ class Gateway:
             # land in asan_dir, where stop() collects them like sanitizer ones.
             binary = os.path.join(self.dir, "imagegw-valgrind")
             with open(binary, "w") as f:
-                f.write("#!/bin/sh\nexec valgrind -q --leak-check=full "
+                f.write("#!/bin/sh\nexec valgrind -q --leak-check=full --child-silent-after-fork=yes "
                         "--errors-for-leak-kinds=definite --error-exitcode=99 "
                         f"--log-file={self.asan_dir}/valgrind.%p {BIN} \"$@\"\n")
             os.chmod(binary, 0o755)
-        self.error_log = os.path.join(self.dir, "lighttpd-error.log")
-        conf_path = subprocess.check_output(
-            ["sh", RENDER, run_dir, str(self.port), binary, www, self.config,
-             str(max_procs), self.error_log, self.cache_dir], text=True).strip()
-        child_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                     "ASAN_OPTIONS": f"log_path={self.asan_dir}/asan:detect_leaks=1:abort_on_error=0",
+        self.error_log = os.path.join(self.dir, f"{SERVER}-error.log")
+        child_env = {"ASAN_OPTIONS": f"log_path={self.asan_dir}/asan:detect_leaks=1:abort_on_error=0",
                      "UBSAN_OPTIONS": f"log_path={self.asan_dir}/ubsan:print_stacktrace=1"}
         child_env.update(env or {})
-        self.stderr = open(os.path.join(self.dir, "lighttpd.stderr"), "w")
-        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf_path], env=child_env,
-                                     stdout=self.stderr, stderr=self.stderr)
+        path = os.environ.get("PATH", "/usr/bin:/bin")
+        self.stderr = open(os.path.join(self.dir, f"{SERVER}.stderr"), "w")
+        if SERVER == "apache":
+            # mod_fcgid starts responders with PATH and its FcgidInitialEnv
+            # lines only: the test's variables become such lines.
+            conf_path = subprocess.check_output(
+                ["sh", RENDER_APACHE, run_dir, str(self.port), binary, www, self.config,
+                 str(max_procs), self.error_log, self.cache_dir,
+                 *(f"{k}={v}" for k, v in child_env.items())], text=True).strip()
+            self.proc = subprocess.Popen(["/usr/sbin/apache2", "-f", conf_path, "-DFOREGROUND"],
+                                         env={"PATH": path}, stdout=self.stderr,
+                                         stderr=self.stderr)
+        else:
+            conf_path = subprocess.check_output(
+                ["sh", RENDER, run_dir, str(self.port), binary, www, self.config,
+                 str(max_procs), self.error_log, self.cache_dir], text=True).strip()
+            # lighttpd passes its whole environment on to the responders.
+            self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf_path],
+                                         env={"PATH": path, **child_env},
+                                         stdout=self.stderr, stderr=self.stderr)
         wait_port(self.port)
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -193,13 +219,15 @@ class Gateway:
         return []
 
     def stderr_text(self):
-        """What lighttpd and its imagegw children wrote to stderr (start-up
-        messages written before log_file is opened land here)."""
-        with open(os.path.join(self.dir, "lighttpd.stderr"), errors="replace") as f:
-            return f.read()
+        """What the server and its imagegw children wrote to stderr (start-up
+        messages written before log_file is opened land here; mod_fcgid sends
+        its children's stderr to Apache's error log)."""
+        with open(os.path.join(self.dir, f"{SERVER}.stderr"), errors="replace") as f:
+            text = f.read()
+        return text + (self.error_log_text() if SERVER == "apache" else "")
 
     def error_log_text(self):
-        """lighttpd's own error log (backend spawn/exit notices)."""
+        """The server's own error log (backend spawn/exit notices)."""
         try:
             with open(self.error_log, errors="replace") as f:
                 return f.read()
@@ -234,8 +262,9 @@ class Gateway:
         return out
 
     def responder_pids(self):
-        """The imagegw processes lighttpd spawned for this gateway (found by
-        the config path in their environment)."""
+        """The imagegw processes the server spawned for this gateway (found by
+        the config path in their environment).  lighttpd starts max_procs of
+        them at once; mod_fcgid one at the first request, more on demand."""
         out = subprocess.run(["pgrep", "-f", "imagegw"], capture_output=True, text=True)
         pids = []
         for pid in out.stdout.split():
@@ -246,9 +275,31 @@ class Gateway:
                     env = f.read()
             except OSError:
                 continue
-            if b"lighttpd" not in cmd and self.config.encode() in env:
+            if (b"lighttpd" not in cmd and b"apache2" not in cmd
+                    and self.config.encode() in env):
                 pids.append(int(pid))
         return pids
+
+    def warm_up(self, n, mock):
+        """Makes sure n responders are running.  lighttpd starts max_procs of
+        them at once; mod_fcgid starts one when a request finds every running
+        responder busy, so n requests that each hold theirs for a while (at the
+        mock, with no-store: nothing cached or kept) bring n up.  The mock's
+        record is reset afterwards."""
+        if self.server != "apache":
+            return
+        for _ in range(3):
+            if len(self.responder_pids()) >= n:
+                break
+            threads = [threading.Thread(target=self.generate, kwargs={
+                "prompt": unique_prompt("warm up", "mock:delay=1"), "timeout": 30,
+                "headers": {"Cache-Control": "no-store"}}) for _ in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert len(self.responder_pids()) >= n, self.responder_pids()
+        mock.reset()
 
     def stop(self):
         if self.proc.poll() is None:

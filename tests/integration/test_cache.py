@@ -374,6 +374,7 @@ def test_seed_aliases_for_ttl_dir_and_size(make_gateway, mock, tmp_path):
 # ---- in-flight collapse --------------------------------------------------------------
 
 def test_identical_requests_in_flight_make_one_upstream_call(gw, mock):
+    gw.warm_up(2, mock)  # both requests in a responder at once
     p = uniq("mock:delay=1")
     barrier = threading.Barrier(2)
     out = [None, None]
@@ -395,7 +396,7 @@ def test_identical_requests_in_flight_make_one_upstream_call(gw, mock):
     assert mock.count() == 1
     assert wall < 2.5, wall  # one upstream second, not two
     # the hit really waited in its responder for the other's result (it was
-    # not merely queued behind it by lighttpd)
+    # not merely queued behind it by the web server)
     hit = next(r for r in out if cache_state(r) == "hit")
     assert settled(gw, hit)["duration_ms"] >= 800
 

@@ -407,6 +407,42 @@ def test_file_at_the_limit_is_accepted(one_proc, mock):
     assert inline["data_len"] == len(data) and inline["data_sha256"] == sha(data)
 
 
+def test_fifteen_megabytes_with_a_client_key(make_gateway, mock):
+    """Three 5 MB images under a client key: the body passes the web server's
+    limits (mod_fcgid's default would answer 500 past 128 KiB) and the key in
+    Authorization reaches imagegw (Apache drops it unless told to pass it)."""
+    from conftest import run_cli
+    g = make_gateway({"gemini_base_url": mock.url, "gemini_api_key": "k",
+                      "api_key": "admin-secret"}, max_procs=1)
+    key = run_cli(g, "key", "create", "--name", "uploader").stdout.strip()
+    assert key.startswith("igw_"), key
+    images = [big_png(5 * 1000 * 1000 + i) for i in range(3)]
+    parts = [("prompt", unique_prompt("three big ones")), ("model", MODEL)]
+    parts += [file_part("image[]", data) for data in images]
+    assert_error(edit(g, parts), "IMG_UNAUTHORIZED")
+    r = edit(g, parts, {"Authorization": f"Bearer {key}"})
+    assert r.status == 200, r
+    inline = [p for p in gen_calls(mock)[0]["parts"]["items"] if "data_len" in p]
+    assert [(p["data_len"], p["data_sha256"]) for p in inline] == \
+        [(len(d), sha(d)) for d in images]
+    [line] = g.wait_log(lambda e: e.get("event") == "request" and e.get("status") == 200)
+    assert line["client"] == "key:uploader" and line["route"] == "/v1/images/edits"
+
+
+def test_body_over_the_web_servers_limit_is_refused_at_once(gateway):
+    """The servers' own limits (lighttpd's max-request-size, Apache's
+    LimitRequestBody) sit above the largest edit imagegw takes: a body
+    announced larger is refused from its Content-Length, before it is sent."""
+    import socket
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as s:
+        s.sendall(b"POST /v1/images/edits HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: multipart/form-data; boundary=b\r\n"
+                  b"Authorization: Bearer nobody\r\n"
+                  b"Content-Length: 400000000\r\n\r\n--b\r\n")
+        head = s.recv(65536).split(b"\r\n")[0]
+    assert head.split()[1] == b"413", head
+
+
 def test_body_announced_too_large_is_refused_unread(make_gateway, mock):
     """With max_upload_mb = 1 a whole upload is at most 15 MiB + 1 MiB: a body
     announced larger is refused from CONTENT_LENGTH before any of it is parsed

@@ -1,5 +1,5 @@
 """GET /v1/files/{sha256}.{ext}?exp=&sig= (SPEC 2.6): signed links to cached
-blobs, streamed by imagegw or sent by lighttpd (X-Sendfile), and every way a
+blobs, streamed by imagegw or sent by the web server (X-Sendfile), and every way a
 link can be forged, expired or aimed outside cache_dir."""
 import hashlib
 import hmac
@@ -179,7 +179,7 @@ def test_names_outside_the_pattern_never_reach_the_disk(make_gateway):
         assert r.status == 200 and r.body == data, (path, r)
 
 
-def test_x_sendfile_served_by_lighttpd(make_gateway):
+def test_x_sendfile_served_by_the_web_server(make_gateway):
     gw, data, sha = gw_with_blob(make_gateway, {"sendfile_header": "X-Sendfile"})
     big = png_bytes(400, 300, seed=3) + os.urandom(300000)  # past the 64 KiB paths
     big_sha = put_blob(gw, big)
@@ -192,7 +192,7 @@ def test_x_sendfile_served_by_lighttpd(make_gateway):
         assert r.header("content-type") == "image/png"
         assert r.header("etag") == f'"{digest}"'
         assert r.header("cache-control").startswith("private, max-age=")
-        assert "x-sendfile" not in r.headers  # lighttpd consumes it
+        assert "x-sendfile" not in r.headers  # lighttpd or mod_xsendfile consumes it
         r = gw.request("HEAD", url)
         assert r.status == 200 and r.body == b""
         assert r.header("content-length") == str(len(want))

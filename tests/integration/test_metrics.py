@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, assert_error, unique_prompt
+from conftest import ROOT, SERVER, assert_error, unique_prompt
 from conftest import run_cli as cli
 
 ADMIN = "metrics-admin-key-0123456789"
@@ -334,6 +334,7 @@ EXPECTED = {
     "imagegw_accounts_available": "gauge", "imagegw_jobs": "gauge",
     # beyond SPEC 8's list
     "imagegw_cache_max_bytes": "gauge", "imagegw_accounts_configured": "gauge",
+    "imagegw_kept_bytes": "gauge",
     "imagegw_request_duration_seconds": "histogram", "imagegw_build_info": "gauge",
 }
 
@@ -405,7 +406,10 @@ def test_counts_add_up_across_processes(make_gateway, mock):
         t.join()
     took = time.monotonic() - t0
     assert [r.status for r in out] == [200] * 6
-    assert took < 2.5, took
+    # lighttpd starts every responder up front; mod_fcgid starts them on
+    # demand, one at a time, so there the six take longer — but one process
+    # alone would need 3 s.
+    assert took < (2.5 if SERVER == "lighttpd" else 2.95), took
     fams = after_requests(g, {}, 6)
     assert value(fams, "imagegw_upstream_requests_total", provider="gemini", status="200") == 6
     assert value(fams, "imagegw_images_generated_total", model="gemini-3-pro-image",
@@ -448,7 +452,12 @@ def test_cache_hits_misses_and_fresh_images(gw, mock):
     assert delta("imagegw_requests_total", **gen_ok) == 2
     assert abs(delta("imagegw_cost_saved_usd_total") - 0.134) < 1e-9
     assert value(after, "imagegw_cache_entries") >= 1
-    assert value(after, "imagegw_cache_bytes") > 0
+    # The gauges split the files as the stats route does: the cache's own,
+    # and those the gallery keeps (this image, most likely).
+    stats = gw.get("/v1/cache/stats", headers=AUTH).json()
+    assert value(after, "imagegw_cache_bytes") == stats["bytes"]
+    assert value(after, "imagegw_kept_bytes") == stats["kept_bytes"]
+    assert stats["bytes"] + stats["kept_bytes"] > 0
     hits, misses = (value(after, f"imagegw_cache_{k}_total") for k in ("hits", "misses"))
     assert abs(value(after, "imagegw_cache_hit_ratio") - hits / (hits + misses)) < 1e-4
 

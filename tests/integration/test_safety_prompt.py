@@ -145,20 +145,24 @@ def test_invalid_configured_value_refuses_to_start(make_gateway, mock):
                      env={"GEMINI_IMAGE_SAFETY_THRESHOLD": "EXTREME"})
     for _ in range(3):
         r = g.generate(prompt=uniq())
-        # every imagegw child exits with status 1 at start-up, so lighttpd has
+        # every imagegw child exits with status 1 at start-up, so the server has
         # no backend and answers itself with its own HTML page, not our JSON
-        # envelope: 503 once it has marked the backends down, 500 when it
-        # connected to a child's socket just before that child exited
+        # envelope.  lighttpd: 503 once it has marked the backends down, 500
+        # when it connected to a child's socket just before that child exited;
+        # mod_fcgid: 500, each request after spawning a child that died.
         assert r.status in (500, 503), r
         assert r.header("content-type").startswith("text/html"), r.headers
-        assert r.header("server").startswith("lighttpd"), r.headers
+        assert r.header("server").startswith({"lighttpd": "lighttpd",
+                                              "apache": "Apache"}[g.server]), r.headers
         assert b'"error"' not in r.body
     assert mock.count() == 0
     err = g.stderr_text()
     assert ("config: environment GEMINI_IMAGE_SAFETY_THRESHOLD: safety_threshold = 'EXTREME' "
             "is not one of OFF|LOW|MEDIUM|HIGH") in err, err
     assert "invalid configuration: refusing to start" in err
-    assert "child exited: 1" in g.error_log_text()
+    assert {"lighttpd": "child exited: 1",
+            "apache": "terminated by calling exit(), return code: 1"}[g.server] \
+        in g.error_log_text()
     # nothing was served, so no request events
     assert g.log_events("request") == []
 
