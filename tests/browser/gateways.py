@@ -20,6 +20,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import conftest  # noqa: E402
 
+# The page is tested behind lighttpd (the base_path wrapper below edits its config),
+# whatever IMAGEGW_SERVER says for the integration tests.
+conftest.SERVER = "lighttpd"
+
 mock = None
 gateways = []
 scratch = []
