@@ -106,6 +106,18 @@ class Site:
             return []
         return [e for e in lines if event is None or e.get("event") == event]
 
+    def wait_events(self, event, predicate, count=1, timeout=5.0):
+        """The events that satisfy predicate, once there are at least count of
+        them (or whatever there is when timeout runs out).  A responder logs a
+        request after its reply is sent, so a test that has its answer may
+        still be ahead of the log line."""
+        deadline = time.time() + timeout
+        while True:
+            hits = [e for e in self.log_events(event) if predicate(e)]
+            if len(hits) >= count or time.time() >= deadline:
+                return hits
+            time.sleep(0.05)
+
     def text(self, name):
         try:
             with open(os.path.join(self.dir, name), errors="replace") as f:

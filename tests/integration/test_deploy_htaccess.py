@@ -62,7 +62,7 @@ def test_page_and_health(site):
 
 def test_config_found_beside_the_binary(site):
     assert os.path.exists(os.path.join(site.home, "imagegw", "var", "imagegw.db"))
-    assert site.log_events("request"), "imagegw did not log where its config says"
+    assert site.wait_events("request", lambda e: True), "imagegw did not log where its config says"
 
 
 def test_generation_and_its_link_under_base_path(site):

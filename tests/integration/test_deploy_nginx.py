@@ -72,7 +72,8 @@ def test_generation_and_its_link_sent_by_nginx(site):
     # nginx sent the file: imagegw's header is consumed, nginx's own added
     assert "x-accel-redirect" not in got.headers
     assert got.header("last-modified") and got.header("accept-ranges") == "bytes", got.headers
-    files = [e["status"] for e in site.log_events("request") if e.get("route") == "/v1/files/*"]
+    files = [e["status"] for e in site.wait_events(
+        "request", lambda e: e.get("route") == "/v1/files/*", count=2)]
     assert files == [200, 403], files
     # the internal location is not reachable from outside
     blob = next(os.path.join(root, f) for root, _, files in os.walk(site.cache_dir)

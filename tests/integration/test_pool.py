@@ -49,7 +49,7 @@ def test_rotation_on_429_moves_to_the_next_key(make_gateway, mock):
     assert keys_used(mock) == ["good-key-2"]
     ups = [e for e in g.log_events("upstream")]
     assert [e["account"] for e in ups[:2]] == ["gemini-env-1", "gemini-env-2"]
-    req = g.log_events("request")[0]
+    req = g.wait_log(lambda e: e.get("event") == "request")[0]
     assert req["account"] == "gemini-env-2" and req["retry_count"] == 1
 
 

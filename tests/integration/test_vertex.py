@@ -117,7 +117,8 @@ def test_first_call_fetches_a_token_and_every_process_reuses_it(vertex_gw, mock)
     assert body["generationConfig"]["imageConfig"]["imageSize"] in ("1K", "2K", "4K")
     ups = g.log_events("upstream")
     assert {e["provider"] for e in ups} == {"vertex"} and {e["account"] for e in ups} == {"v1"}
-    gens = [e for e in g.log_events("request") if e.get("route") == "/v1/images/generations"]
+    gens = g.wait_log(lambda e: e.get("event") == "request"
+                      and e.get("route") == "/v1/images/generations")
     assert gens and {e["provider"] for e in gens} == {"vertex"}
 
 
