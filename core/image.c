@@ -70,6 +70,29 @@ static int png_dims(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h)
 	return 0;
 }
 
+int image_png_has_alpha(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	if (n < 29 || memcmp(b, png_sig, 8) != 0 || image_dims(b, n, NULL, NULL) != 0)
+		return -1;
+	if (b[25] == 4 || b[25] == 6) /* grey + alpha, RGB + alpha */
+		return 1;
+	/* Else transparency can only come from a tRNS chunk, which sits before
+	 * the first IDAT. */
+	size_t i = 8;
+	while (n - i >= 8) {
+		uint32_t len = be32(b + i);
+		if (memcmp(b + i + 4, "tRNS", 4) == 0)
+			return 1;
+		if (memcmp(b + i + 4, "IDAT", 4) == 0 || memcmp(b + i + 4, "IEND", 4) == 0)
+			return 0;
+		if (len > n - i - 8 || n - i - 8 - len < 4)
+			return -1;
+		i += 12 + (size_t)len; /* length, type, data, CRC */
+	}
+	return -1;
+}
+
 /* Walks the marker segments after SOI up to the first start-of-frame. */
 static int jpeg_dims(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h)
 {

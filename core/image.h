@@ -11,6 +11,11 @@ const char *image_sniff(const void *p, size_t n, const char **ext);
  * or the header is malformed or truncated.  Never reads past p[n-1]. */
 int image_dims(const void *p, size_t n, int *width, int *height);
 
+/* For a PNG: 1 when it can hold transparent pixels (an alpha channel, or
+ * a tRNS chunk before the image data), 0 when it cannot, -1 when p is not a
+ * PNG or its chunks are cut short before the image data. */
+int image_png_has_alpha(const void *p, size_t n);
+
 struct buf;
 
 /* Checks base64 text that should hold an image (an upstream's answer):

@@ -186,6 +186,25 @@ static enum img_err take_input(struct multipart *m, size_t i, int image_no, stru
 	return IMG_OK;
 }
 
+/* A mask marks pixels of the first image, so it must have that image's
+ * size, and transparent pixels to mark them with (OpenAI's rules too). */
+static enum img_err check_mask(const struct gen_req *r, struct img_error *e)
+{
+	const struct gen_input *mk = r->mask, *first = &r->inputs[0];
+	if (!mk)
+		return IMG_OK;
+	if (mk->width != first->width || mk->height != first->height)
+		return err_set(e, IMG_INVALID_REQUEST, "mask",
+			       "The mask is %dx%d but the image it applies to is %dx%d; they must "
+			       "be the same size.",
+			       mk->width, mk->height, first->width, first->height);
+	if (image_png_has_alpha(mk->bytes.data, mk->bytes.len) != 1)
+		return err_set(e, IMG_INVALID_REQUEST, "mask",
+			       "The mask has no transparency: make the area to change transparent "
+			       "(a PNG with an alpha channel).");
+	return IMG_OK;
+}
+
 /* The parsed form into r: text fields by genreq's rules, then the images in
  * upload order and the mask. */
 static enum img_err build_request(struct ctx *c, struct multipart *m, const struct edit_scan *s,
@@ -220,7 +239,7 @@ static enum img_err build_request(struct ctx *c, struct multipart *m, const stru
 		if (rc != IMG_OK)
 			return rc;
 	}
-	return IMG_OK;
+	return check_mask(r, &c->err);
 }
 
 enum img_err images_edits(struct ctx *c)

@@ -1,6 +1,7 @@
 /* libFuzzer target for core/image.c: sniffing and header parsing see bytes
  * from clients and upstreams, so any input must give a known type or NULL,
- * and dimensions that are positive whenever image_dims reports success.
+ * dimensions that are positive whenever image_dims reports success, and
+ * a PNG's transparency read without straying past the end.
  * Build: make fuzz (clang -fsanitize=fuzzer,address,undefined; ASan catches
  * any read past data[size-1], which image.h promises never happens). */
 #include <stdint.h>
@@ -32,5 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (image_dims(data, size - 1, &pw, &ph) == 0 && (pw != w || ph != h))
 			abort();
 	}
+	/* Transparency is only ever reported for a PNG with readable dimensions. */
+	int alpha = image_png_has_alpha(data, size);
+	if (alpha < -1 || alpha > 1 || (alpha >= 0 && (rc != 0 || strcmp(ext, "png") != 0)))
+		abort();
 	return 0;
 }

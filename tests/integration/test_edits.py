@@ -270,6 +270,26 @@ def test_mask_must_be_png(gateway, mock):
     assert gen_calls(mock) == []
 
 
+def test_mask_must_match_the_image_and_be_transparent(gateway, mock):
+    """A mask marks pixels of the first image: another size, or a PNG with no
+    transparency, is a 400 naming the mask, before any upstream call."""
+    r = edit(gateway, [file_part("image", png(20, 20)),
+                       file_part("mask", png(20, 10, (0, 0, 0), alpha=0)),
+                       ("prompt", "p"), ("model", MODEL)])
+    err = assert_error(r, "IMG_INVALID_REQUEST", "mask")
+    assert "20x10" in err["message"] and "20x20" in err["message"], err
+    r = edit(gateway, [file_part("image", jpeg(64, 48)), file_part("image", png(20, 20)),
+                       file_part("mask", png(20, 20, (0, 0, 0), alpha=0)),
+                       ("prompt", "p"), ("model", MODEL)])
+    err = assert_error(r, "IMG_INVALID_REQUEST", "mask")
+    assert "64x48" in err["message"], err
+    r = edit(gateway, [file_part("image", png(20, 20)), file_part("mask", png(20, 20)),
+                       ("prompt", "p"), ("model", MODEL)])
+    err = assert_error(r, "IMG_INVALID_REQUEST", "mask")
+    assert "transparen" in err["message"], err
+    assert gen_calls(mock) == []
+
+
 def test_prompt_and_image_are_required(gateway, mock):
     r = edit(gateway, [file_part("image", png(20, 20)), ("model", MODEL)])
     assert_error(r, "IMG_INVALID_PROMPT", "prompt")

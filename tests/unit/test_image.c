@@ -350,6 +350,70 @@ TEST(png_rejects)
 	CHECK_INT(image_dims(NULL, 100, &w, &h), -1);
 }
 
+/* A chunk with an empty body and a dummy CRC. */
+static void png_chunk(struct buf *b, const char *type, size_t len)
+{
+	put_be32(b, (uint32_t)len);
+	buf_append(b, type, 4);
+	for (size_t i = 0; i < len; i++)
+		buf_append(b, "\0", 1);
+	put_be32(b, 0x12345678);
+}
+
+/* image_png_has_alpha on an exact-size heap copy, so ASan sees any overread. */
+static int alpha_of(const struct buf *b, size_t n)
+{
+	unsigned char *copy = xmalloc(n ? n : 1);
+	memcpy(copy, b->data, n);
+	int rc = image_png_has_alpha(copy, n);
+	free(copy);
+	return rc;
+}
+
+TEST(png_alpha)
+{
+	struct buf b = BUF_INIT;
+
+	png_header(&b, 8, 8); /* 8-bit RGB */
+	png_chunk(&b, "IDAT", 3);
+	CHECK_INT(alpha_of(&b, b.len), 0);
+	b.data[25] = 6; /* RGBA */
+	CHECK_INT(alpha_of(&b, b.len), 1);
+	b.data[25] = 4; /* grey + alpha */
+	CHECK_INT(alpha_of(&b, b.len), 1);
+	b.data[25] = 0; /* grey */
+	CHECK_INT(alpha_of(&b, b.len), 0);
+
+	/* A palette image with a tRNS chunk before the data. */
+	buf_reset(&b);
+	png_header(&b, 8, 8);
+	b.data[25] = 3;
+	png_chunk(&b, "PLTE", 6);
+	png_chunk(&b, "tRNS", 1);
+	png_chunk(&b, "IDAT", 2);
+	CHECK_INT(alpha_of(&b, b.len), 1);
+	/* Every prefix reads safely; one cut before tRNS cannot tell. */
+	for (size_t n = 0; n < b.len; n++) {
+		int rc = alpha_of(&b, n);
+		CHECK(rc == -1 || rc == 1);
+	}
+	/* A tRNS after the image data does not count. */
+	buf_reset(&b);
+	png_header(&b, 8, 8);
+	png_chunk(&b, "IDAT", 2);
+	png_chunk(&b, "tRNS", 1);
+	CHECK_INT(alpha_of(&b, b.len), 0);
+	/* A chunk length past the end. */
+	buf_reset(&b);
+	png_header(&b, 8, 8);
+	put_be32(&b, 0xfffffff0u);
+	PUT(&b, "tEXtxxxx");
+	CHECK_INT(alpha_of(&b, b.len), -1);
+	/* Not a PNG at all. */
+	CHECK_INT(image_png_has_alpha("GIF89a.......................", 29), -1);
+	buf_free(&b);
+}
+
 /* --- JPEG ----------------------------------------------------------------- */
 
 TEST(jpeg_app0_sof0)
@@ -674,6 +738,7 @@ int main(void)
 	RUN(sniff_others);
 	RUN(png_dims);
 	RUN(png_rejects);
+	RUN(png_alpha);
 	RUN(jpeg_app0_sof0);
 	RUN(jpeg_sof2_progressive);
 	RUN(jpeg_sof_markers);
