@@ -93,8 +93,42 @@ int image_png_has_alpha(const void *p, size_t n)
 	return -1;
 }
 
-/* Walks the marker segments after SOI up to the first start-of-frame. */
-static int jpeg_dims(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h)
+/* The Orientation tag (0x0112) of an APP1 Exif segment's first IFD, 1..8,
+ * or 0 when the segment holds none. */
+static unsigned exif_orientation(const unsigned char *d, size_t n)
+{
+	if (n < 14 || memcmp(d, "Exif\0\0", 6) != 0)
+		return 0;
+	const unsigned char *t = d + 6; /* the TIFF header: offsets count from here */
+	size_t tn = n - 6;
+	int le;
+	if (memcmp(t, "II*\0", 4) == 0)
+		le = 1;
+	else if (memcmp(t, "MM\0*", 4) == 0)
+		le = 0;
+	else
+		return 0;
+	uint32_t ifd = le ? le32(t + 4) : be32(t + 4);
+	if (ifd < 8 || ifd > tn - 2)
+		return 0;
+	unsigned count = le ? le16(t + ifd) : be16(t + ifd);
+	for (unsigned k = 0; k < count; k++) {
+		size_t e = ifd + 2 + (size_t)k * 12; /* tag(2) type(2) count(4) value(4) */
+		if (e > tn || tn - e < 12)
+			return 0;
+		unsigned tag = le ? le16(t + e) : be16(t + e);
+		unsigned type = le ? le16(t + e + 2) : be16(t + e + 2);
+		if (tag != 0x0112)
+			continue;
+		unsigned v = le ? le16(t + e + 8) : be16(t + e + 8);
+		return type == 3 && v >= 1 && v <= 8 ? v : 0; /* SHORT */
+	}
+	return 0;
+}
+
+/* Walks the marker segments after SOI up to the first start-of-frame,
+ * noting an Exif orientation on the way when orient is non-NULL. */
+static int jpeg_dims(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h, unsigned *orient)
 {
 	size_t i = 2;
 
@@ -123,6 +157,8 @@ static int jpeg_dims(const unsigned char *b, size_t n, uint32_t *w, uint32_t *h)
 			*w = be16(b + i + 5);
 			return 0;
 		}
+		if (m == 0xe1 && orient && !*orient)
+			*orient = exif_orientation(b + i + 2, len - 2);
 		i += len;
 	}
 }
@@ -177,7 +213,7 @@ int image_dims(const void *p, size_t n, int *width, int *height)
 		return -1;
 	switch (image_kind(b, n)) {
 	case IMG_PNG: rc = png_dims(b, n, &w, &h); break;
-	case IMG_JPEG: rc = jpeg_dims(b, n, &w, &h); break;
+	case IMG_JPEG: rc = jpeg_dims(b, n, &w, &h, NULL); break;
 	case IMG_WEBP: rc = webp_dims(b, n, &w, &h); break;
 	case IMG_NONE: break;
 	}
@@ -188,6 +224,15 @@ int image_dims(const void *p, size_t n, int *width, int *height)
 	if (height)
 		*height = (int)h;
 	return 0;
+}
+
+int image_orientation(const void *p, size_t n)
+{
+	uint32_t w, h;
+	unsigned o = 0;
+	if (!p || image_kind(p, n) != IMG_JPEG || jpeg_dims(p, n, &w, &h, &o) != 0)
+		return 1;
+	return o ? (int)o : 1;
 }
 
 int image_b64_check(const char *s, size_t n, struct buf *fixed, const char **b64, size_t *len,

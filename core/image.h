@@ -11,6 +11,10 @@ const char *image_sniff(const void *p, size_t n, const char **ext);
  * or the header is malformed or truncated.  Never reads past p[n-1]. */
 int image_dims(const void *p, size_t n, int *width, int *height);
 
+/* A JPEG's Exif orientation, 1..8 (1: as stored; 5..8: turned a quarter,
+ * so it shows with width and height swapped); 1 for anything else or when
+ * there is none. */
+int image_orientation(const void *p, size_t n);
 /* For a PNG: 1 when it can hold transparent pixels (an alpha channel, or
  * a tRNS chunk before the image data), 0 when it cannot, -1 when p is not a
  * PNG or its chunks are cut short before the image data. */

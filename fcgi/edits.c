@@ -181,6 +181,14 @@ static enum img_err take_input(struct multipart *m, size_t i, int image_no, stru
 			       "The image '%s' could not be read: its header is damaged or cut "
 			       "short.",
 			       label);
+	/* A phone's portrait photo is often stored sideways with an Exif note
+	 * to turn it: the size that counts (for the ratio, for the mask) is the
+	 * one people see. */
+	if (image_orientation(in->bytes.data, in->bytes.len) >= 5) {
+		int w = in->width;
+		in->width = in->height;
+		in->height = w;
+	}
 	hash_sha256(in->bytes.data, in->bytes.len, d);
 	hash_hex(d, sizeof d, in->sha256);
 	return IMG_OK;

@@ -37,5 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int alpha = image_png_has_alpha(data, size);
 	if (alpha < -1 || alpha > 1 || (alpha >= 0 && (rc != 0 || strcmp(ext, "png") != 0)))
 		abort();
+	int o = image_orientation(data, size);
+	if (o < 1 || o > 8 || (o != 1 && (rc != 0 || strcmp(ext, "jpg") != 0)))
+		abort();
 	return 0;
 }

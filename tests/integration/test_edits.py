@@ -31,12 +31,19 @@ def png(w, h, rgb=(200, 80, 40), alpha=None):
             + chunk(b"IEND", b""))
 
 
-def jpeg(w, h, tag=b"jfif"):
-    """A baseline JPEG header: SOI, APP0, SOF0 with the size, EOI."""
+def jpeg(w, h, tag=b"jfif", orientation=None):
+    """A baseline JPEG header: SOI, APP0, SOF0 with the size, EOI; with an
+    APP1 Exif segment (big-endian TIFF, as cameras write it) carrying the
+    Orientation tag when orientation is given."""
     app0 = b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0" + tag
     sof0 = struct.pack(">BHHB", 8, h, w, 3) + b"\x01\x11\x00\x02\x11\x01\x03\x11\x01"
     seg = lambda m, d: b"\xff" + bytes([m]) + struct.pack(">H", len(d) + 2) + d  # noqa: E731
-    return b"\xff\xd8" + seg(0xE0, app0) + seg(0xC0, sof0) + b"\xff\xd9"
+    exif = b""
+    if orientation is not None:
+        tiff = b"MM\0*" + struct.pack(">IH", 8, 1) + struct.pack(">HHIHH", 0x0112, 3, 1,
+                                                                 orientation, 0)
+        exif = seg(0xE1, b"Exif\0\0" + tiff + b"\0\0\0\0")
+    return b"\xff\xd8" + seg(0xE0, app0) + exif + seg(0xC0, sof0) + b"\xff\xd9"
 
 
 def webp(w, h):
@@ -190,6 +197,23 @@ def test_ratio_from_first_image(gateway, mock, w, h, fields, want):
     assert r.header("x-imagegw-aspect-ratio") == want
     sent = gen_calls(mock)[0]["body"]["generationConfig"]["imageConfig"]["aspectRatio"]
     assert sent == want
+
+
+@pytest.mark.parametrize("orientation,want", [(1, "4:3"), (6, "3:4"), (8, "3:4"), (3, "4:3")])
+def test_ratio_follows_the_photo_as_shown(gateway, mock, orientation, want):
+    """A phone stores a portrait photo as landscape pixels with an Exif note
+    to turn it a quarter (orientations 5-8): the ratio is the one people see,
+    and so is the size a mask must have."""
+    photo = jpeg(640, 480, orientation=orientation)
+    r = edit(gateway, [file_part("image", photo, "photo.jpg", "image/jpeg"),
+                       ("prompt", unique_prompt("turned")), ("model", MODEL)])
+    assert r.status == 200, r
+    assert r.header("x-imagegw-aspect-ratio") == want
+    if want == "3:4":
+        r = edit(gateway, [file_part("image", photo, "photo.jpg", "image/jpeg"),
+                           file_part("mask", png(640, 480, (0, 0, 0), alpha=0)),
+                           ("prompt", unique_prompt("turned")), ("model", MODEL)])
+        assert "480x640" in assert_error(r, "IMG_INVALID_REQUEST", "mask")["message"]
 
 
 def test_model_suffix_ratio_wins_over_image(gateway, mock):

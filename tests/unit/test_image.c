@@ -416,6 +416,92 @@ TEST(png_alpha)
 
 /* --- JPEG ----------------------------------------------------------------- */
 
+/* An APP1 Exif segment whose first IFD holds a junk tag, then Orientation
+ * (tag 0x0112) of the given type and value, little- or big-endian. */
+static void jpeg_exif(struct buf *b, int little, unsigned type, unsigned value)
+{
+	unsigned char t[8 + 2 + 24 + 4];
+	unsigned ifd_entries[2][3] = {{0x010f, 2, 0}, {0x0112, type, value}};
+	size_t k = 0;
+	memcpy(t, little ? "II*\0" : "MM\0*", 4);
+	k = 4;
+#define PUT16(v)                                                                                   \
+	do {                                                                                       \
+		unsigned v_ = (v);                                                                 \
+		t[k++] = (unsigned char)(little ? v_ & 0xff : v_ >> 8);                            \
+		t[k++] = (unsigned char)(little ? v_ >> 8 : v_ & 0xff);                            \
+	} while (0)
+	PUT16(little ? 8 : 0); /* IFD0 offset 8, as 32 bits */
+	PUT16(little ? 0 : 8);
+	PUT16(2);
+	for (int e = 0; e < 2; e++) {
+		PUT16(ifd_entries[e][0]);
+		PUT16(ifd_entries[e][1]);
+		PUT16(little ? 1 : 0); /* count 1, as 32 bits */
+		PUT16(little ? 0 : 1);
+		PUT16(ifd_entries[e][2]); /* value, left-justified */
+		PUT16(0);
+	}
+#undef PUT16
+	memset(t + k, 0, sizeof t - k); /* next IFD: none */
+	PUT(b, "\xff\xe1");
+	put_be16(b, (unsigned)(2 + 6 + sizeof t));
+	buf_append(b, "Exif\0\0", 6);
+	buf_append(b, t, sizeof t);
+}
+
+/* image_orientation on an exact-size heap copy. */
+static int orientation_of(const struct buf *b, size_t n)
+{
+	unsigned char *copy = xmalloc(n ? n : 1);
+	memcpy(copy, b->data, n);
+	int rc = image_orientation(copy, n);
+	free(copy);
+	return rc;
+}
+
+TEST(jpeg_exif_orientation)
+{
+	struct buf b = BUF_INIT;
+	for (int little = 0; little <= 1; little++) {
+		for (unsigned v = 1; v <= 8; v++) {
+			buf_reset(&b);
+			jpeg_soi(&b);
+			jpeg_exif(&b, little, 3, v);
+			jpeg_sof(&b, 0xc0, 4032, 3024);
+			CHECK_INT(orientation_of(&b, b.len), (int)v);
+			/* The stored size is what image_dims reports. */
+			CHECK(has_dims(&b, 4032, 3024));
+		}
+	}
+	/* Every prefix is read safely and never makes up an orientation. */
+	for (size_t n = 0; n < b.len; n++) {
+		int o = orientation_of(&b, n);
+		CHECK(o == 1 || o == 8);
+	}
+	/* Out-of-range value, wrong type, no Exif, not a JPEG: as stored. */
+	buf_reset(&b);
+	jpeg_soi(&b);
+	jpeg_exif(&b, 1, 3, 9);
+	jpeg_sof(&b, 0xc0, 10, 20);
+	CHECK_INT(orientation_of(&b, b.len), 1);
+	buf_reset(&b);
+	jpeg_soi(&b);
+	jpeg_exif(&b, 1, 4, 6);
+	jpeg_sof(&b, 0xc0, 10, 20);
+	CHECK_INT(orientation_of(&b, b.len), 1);
+	buf_reset(&b);
+	jpeg_soi(&b);
+	jpeg_app0(&b);
+	jpeg_sof(&b, 0xc0, 10, 20);
+	CHECK_INT(orientation_of(&b, b.len), 1);
+	buf_reset(&b);
+	png_header(&b, 8, 8);
+	CHECK_INT(orientation_of(&b, b.len), 1);
+	CHECK_INT(image_orientation(NULL, 10), 1);
+	buf_free(&b);
+}
+
 TEST(jpeg_app0_sof0)
 {
 	struct buf b = BUF_INIT;
@@ -740,6 +826,7 @@ int main(void)
 	RUN(png_rejects);
 	RUN(png_alpha);
 	RUN(jpeg_app0_sof0);
+	RUN(jpeg_exif_orientation);
 	RUN(jpeg_sof2_progressive);
 	RUN(jpeg_sof_markers);
 	RUN(jpeg_dht_before_sof);
