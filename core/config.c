@@ -95,8 +95,9 @@ static const struct config_key config_keys[] = {
 	 "Directory whose *.json Google service-account key files join the pool as vertex "
 	 "accounts (vertex-dir-NAME); read at each use, so the keys stay in the files."},
 	{"gemini_providers", NULL, CT_STRING, OFF(gemini_providers), "gemini,vertex", 0, 0, NULL,
-	 "Which pool entries may serve the Gemini image models, in order of preference: gemini "
-	 "(API keys), vertex (service accounts), comma-separated."},
+	 "Which pool entries may serve the Gemini image models and the text model of prompt "
+	 "enhancement, in order of preference: gemini (API keys), vertex (service accounts), "
+	 "comma-separated."},
 	{"upstream_timeout_seconds", NULL, CT_INT, OFF(upstream_timeout_seconds), "180", 1, 3600, NULL,
 	 "Longest one upstream call may take (4K images are slow). Keep the web server's timeout above it."},
 	{"upstream_connect_timeout_seconds", NULL, CT_INT, OFF(upstream_connect_timeout_seconds), "10",

@@ -1,5 +1,6 @@
 /* Prompt enhancement: one generateContent call to a Gemini text model with a
- * key from the pool, read defensively, or a deterministic offline rewrite
+ * key from the pool (a Gemini API key or a Vertex account, in the order of
+ * gemini_providers), read defensively, or a deterministic offline rewrite
  * when no key is configured or the call fails in any way. */
 #include "enhance.h"
 
@@ -22,12 +23,15 @@
 #include "metrics.h"
 #include "pool.h"
 #include "upstream.h"
+#include "vertex.h"
 #include "xalloc.h"
 
 /* An optional improvement must not hold a request for minutes. */
 #define ENHANCE_TIMEOUT_CAP_S 30
 /* A text answer is a few hundred bytes; anything near this is not one. */
 #define ENHANCE_MAX_RESPONSE (1L << 20)
+/* Vertex accounts that cannot get a token passed over before giving up. */
+#define ENHANCE_MAX_SKIPS 2
 
 /* What the text model is asked to do (sent as systemInstruction). */
 static const char system_instruction[] =
@@ -452,16 +456,16 @@ static void classify(const struct config *cfg, struct sqlite3 *db, const struct 
 }
 
 static void log_call(const char *request_id, const char *model, const struct pool_key *k,
-		     const struct upstream_xfer *x, const struct enhance_result *res,
-		     const char *finish)
+		     int retry_count, const struct upstream_xfer *x,
+		     const struct enhance_result *res, const char *finish)
 {
 	struct log_event ev;
 	log_begin(&ev, res->err.code == IMG_OK ? LOG_INFO : LOG_WARN, "upstream");
 	log_str(&ev, "request_id", request_id);
-	log_str(&ev, "provider", "gemini");
+	log_str(&ev, "provider", k->provider);
 	log_str(&ev, "model", model);
 	log_str(&ev, "account", k->label);
-	log_int(&ev, "retry_count", 0);
+	log_int(&ev, "retry_count", retry_count);
 	if (x->status)
 		log_int(&ev, "upstream_status", x->status);
 	log_int(&ev, "duration_ms", x->elapsed_ms);
@@ -479,82 +483,124 @@ static void log_call(const char *request_id, const char *model, const struct poo
 	log_end(&ev);
 }
 
-/* 1 when the pool holds a Gemini key at all (enabled or not): a pool whose
- * keys are all disabled is a failed upstream, not an unconfigured one. */
-static int pool_has_gemini(const struct config *cfg, struct sqlite3 *db)
+/* 1 when the pool holds an account of one of providers at all (enabled or
+ * not): a pool whose accounts are all disabled is a failed upstream, not an
+ * unconfigured one. */
+static int pool_has_account(const struct config *cfg, struct sqlite3 *db,
+			    const char *const *providers)
 {
 	if (!db)
 		return cfg->gemini_configured;
-	sqlite3_stmt *st = db_stmt(db, "SELECT 1 FROM accounts WHERE provider = 'gemini' LIMIT 1");
+	sqlite3_stmt *st = db_stmt(db, "SELECT 1 FROM accounts WHERE provider = :provider LIMIT 1");
 	if (!st)
 		return cfg->gemini_configured;
-	int found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_reset(st);
+	int found = 0;
+	for (int i = 0; providers[i] && !found; i++) {
+		db_bind_text(st, ":provider", providers[i]);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_reset(st);
+	}
 	return found;
 }
 
-/* Makes the one call.  Returns 0 with res->text filled, or -1 with res->err
- * saying why (and res->fallback telling whether that counts as a failure). */
-static int call_model(const struct config *cfg, struct sqlite3 *db, const char *prompt,
-		      const char *model, const char *request_id, struct enhance_result *res)
+/* Sends the request to the text model with k (a Gemini API key, or a Vertex
+ * account readied by vertex_ready_key, whose URL is already in url) and waits
+ * for the answer in x. */
+static void send_call(const struct config *cfg, const struct pool_key *k, struct buf *url,
+		      const char *model, const char *prompt, struct upstream_xfer *x)
 {
-	struct pool_key k;
-	int retry_after = 0;
-	enum img_err rc = pool_take(cfg, db, "gemini", 0, 0, &k, &retry_after);
-	if (rc != IMG_OK) {
-		/* No key at all is the offline configuration; keys that are all
-		 * cooling down or disabled are an upstream failure. */
-		res->fallback = rc == IMG_QUOTA_EXHAUSTED || pool_has_gemini(cfg, db);
-		if (res->fallback) {
-			err_set(&res->err, rc, NULL, NULL);
-			res->err.retry_after = retry_after;
-		}
-		return -1;
+	upstream_xfer_free(x);
+	buf_puts(&x->headers, "Content-Type: application/json\n");
+	if (strcmp(k->provider, "vertex") == 0) {
+		buf_printf(&x->headers, "Authorization: Bearer %s\n", k->secret);
+	} else {
+		buf_reset(url);
+		gemini_url(url, cfg->gemini_base_url, model);
+		buf_printf(&x->headers, "x-goog-api-key: %s\n", k->secret);
 	}
-	res->provider = "gemini";
-	snprintf(res->account, sizeof res->account, "%s", k.label);
-	struct buf url = BUF_INIT;
-	gemini_url(&url, cfg->gemini_base_url, model);
-	struct upstream_xfer x;
-	memset(&x, 0, sizeof x);
-	x.url = url.data;
-	buf_printf(&x.headers, "Content-Type: application/json\nx-goog-api-key: %s\n", k.secret);
-	build_request(&x.body, prompt);
+	x->url = url->data;
+	build_request(&x->body, prompt);
 	int timeout_s = cfg->upstream_timeout_seconds < ENHANCE_TIMEOUT_CAP_S
 				? cfg->upstream_timeout_seconds
 				: ENHANCE_TIMEOUT_CAP_S;
-	x.timeout_ms = timeout_s * 1000L;
-	x.connect_timeout_ms = (cfg->upstream_connect_timeout_seconds < timeout_s
-					? cfg->upstream_connect_timeout_seconds
-					: timeout_s) *
-			       1000L;
-	x.max_response = ENHANCE_MAX_RESPONSE;
-	upstream_start(&x);
+	x->timeout_ms = timeout_s * 1000L;
+	x->connect_timeout_ms = (cfg->upstream_connect_timeout_seconds < timeout_s
+					 ? cfg->upstream_connect_timeout_seconds
+					 : timeout_s) *
+				1000L;
+	x->max_response = ENHANCE_MAX_RESPONSE;
+	upstream_start(x);
 	/* libcurl's total timeout bounds this loop.  A responder runs one
 	 * request at a time, so the only transfer that can finish is ours. */
 	struct upstream_xfer *done;
 	do
 		done = upstream_wait(1000);
-	while (done != &x && (done || upstream_running() > 0));
+	while (done != x && (done || upstream_running() > 0));
+}
+
+/* Makes the call, with a key of the providers gemini_providers names, in
+ * its order.  Returns 0 with res->text filled, or -1 with res->err saying why
+ * (and res->fallback telling whether that counts as a failure). */
+static int call_model(const struct config *cfg, struct sqlite3 *db, const char *prompt,
+		      const char *model, const char *request_id, struct enhance_result *res)
+{
+	const char *order[3] = {NULL, NULL, NULL};
+	config_provider_rank(cfg, order);
+	struct pool_key k;
+	struct buf url = BUF_INIT;
+	struct upstream_xfer x;
+	memset(&x, 0, sizeof x);
 	char finish[40];
-	finish[0] = '\0';
-	classify(cfg, db, &k, &x, res, finish, sizeof finish);
-	metrics_upstream("gemini", &x, res->err.code, 0);
-	if (res->err.code == IMG_OK) {
-		/* A rewrite the gateway would refuse to generate from is no help. */
-		char matched[FILTER_MATCHED_MAX];
-		if (filter_check(cfg, buf_cstr(&res->text), matched, sizeof matched)) {
-			buf_reset(&res->text);
-			err_set(&res->err, IMG_CONTENT_FILTERED, NULL,
-				"The model's rewrite contains a filtered word.");
+	int retry_after = 0, skips = 0, served = 0;
+	long reauthed = 0; /* the Vertex account whose token was refreshed after a 401 */
+	enum img_err rc = pool_take_first(cfg, db, order, 0, 0, &k, &retry_after);
+	for (int attempt = 0; rc == IMG_OK; attempt++) {
+		rc = vertex_ready_key(cfg, db, order, 0, model, &k, &url, &skips, ENHANCE_MAX_SKIPS,
+				      &retry_after, &res->err);
+		if (rc != IMG_OK)
+			break;
+		res->provider = strcmp(k.provider, "vertex") == 0 ? "vertex" : "gemini";
+		snprintf(res->account, sizeof res->account, "%s", k.label);
+		send_call(cfg, &k, &url, model, prompt, &x);
+		finish[0] = '\0';
+		if (reauthed != k.id && vertex_token_refused(db, &k, &x, &res->err)) {
+			/* The same account once more, with a fresh token. */
+			reauthed = k.id;
+			res->upstream_status = 401;
+			metrics_upstream(k.provider, &x, res->err.code, 0);
+			log_call(request_id, model, &k, attempt, &x, res, finish);
+			memset(k.secret, 0, sizeof k.secret);
+			continue;
 		}
+		classify(cfg, db, &k, &x, res, finish, sizeof finish);
+		metrics_upstream(k.provider, &x, res->err.code, 0);
+		if (res->err.code == IMG_OK) {
+			/* A rewrite the gateway would refuse to generate from is no help. */
+			char matched[FILTER_MATCHED_MAX];
+			if (filter_check(cfg, buf_cstr(&res->text), matched, sizeof matched)) {
+				buf_reset(&res->text);
+				err_set(&res->err, IMG_CONTENT_FILTERED, NULL,
+					"The model's rewrite contains a filtered word.");
+			}
+		}
+		log_call(request_id, model, &k, attempt, &x, res, finish);
+		served = res->err.code == IMG_OK;
+		res->fallback = !served;
+		goto out;
 	}
-	log_call(request_id, model, &k, &x, res, finish);
+	/* No key at all is the offline configuration; accounts that are all
+	 * cooling down, disabled or without a token are an upstream failure. */
+	res->fallback = rc == IMG_QUOTA_EXHAUSTED || pool_has_account(cfg, db, order);
+	err_clear(&res->err);
+	if (res->fallback) {
+		err_set(&res->err, rc, NULL, NULL);
+		res->err.retry_after = retry_after;
+	}
+out:
 	memset(k.secret, 0, sizeof k.secret);
 	upstream_xfer_free(&x);
 	buf_free(&url);
-	res->fallback = res->err.code != IMG_OK;
-	return res->fallback ? -1 : 0;
+	return served ? 0 : -1;
 }
 
 void enhance_prompt(const struct config *cfg, struct sqlite3 *db, const char *prompt,

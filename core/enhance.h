@@ -1,5 +1,6 @@
 /* Prompt enhancement (SPEC 2.5): a user's short image prompt rewritten into a
- * richer description, by a Gemini text model when a key is usable, else by a
+ * richer description, by a Gemini text model when a key is usable (a Gemini
+ * API key or a Vertex service account), else by a
  * deterministic offline rewrite.  An optional improvement: it never fails a
  * request, whatever the upstream does. */
 #ifndef IMAGEGW_ENHANCE_H
@@ -36,20 +37,23 @@ struct enhance_result {
 	struct buf text;      /* the enhanced prompt (valid UTF-8) */
 	char model[96];	      /* the Gemini model that wrote it, or "offline" */
 	int fallback;	      /* 1: an upstream attempt failed; text is the offline rewrite */
-	const char *provider; /* "gemini" when an upstream call was made, else "local" */
-	char account[64];     /* the key's label, when a call was made */
+	const char *provider; /* "gemini" or "vertex" when a call was made, else "local" */
+	char account[64];     /* the key's (or account's) label, when a call was made */
 	int upstream_status;  /* the call's HTTP status, 0 when none arrived */
 	long duration_ms;     /* the whole operation */
 	struct img_error err; /* why the upstream attempt failed, when fallback */
 };
 
 /* Enhances prompt: one generateContent call to a Gemini text model with a key
- * from the pool (the model is model_hint when it names a Gemini text model,
- * else the configured one), else the offline rewrite.  Any upstream failure
- * (no key free, network, timeout, error status, block, empty or filtered text)
- * is reported to the pool and in one `upstream` log event, and ends in the
- * offline rewrite with res->fallback = 1; no usable key configured at all is
- * not a failure (fallback 0).  res is filled in every case; free it with
+ * from the pool, taken as for the Gemini image models (gemini_providers: API
+ * keys, Vertex service accounts; the model is model_hint when it names a
+ * Gemini text model, else the configured one), else the offline rewrite.  A
+ * Vertex 401 drops the shared token and the call is made once more with a
+ * fresh one.  Any upstream failure (no key free, network, timeout, error
+ * status, block, empty or filtered text) is reported to the pool and in one
+ * `upstream` log event per attempt, and ends in the offline rewrite with
+ * res->fallback = 1; no account configured at all is not a failure
+ * (fallback 0).  res is filled in every case; free it with
  * enhance_result_free. */
 void enhance_prompt(const struct config *cfg, struct sqlite3 *db, const char *prompt,
 		    const char *model_hint, const char *request_id, struct enhance_result *res);

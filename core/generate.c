@@ -44,7 +44,7 @@ struct slot {
 	int fetching;	     /* the transfer running is the GET of that link */
 	struct buf url;	     /* a Vertex account's own URL (its project and location) */
 	int reuse_key;	     /* the next attempt keeps key (a Vertex token refresh) */
-	int reauthed;	     /* this key's token was already refreshed after a 401 */
+	long reauthed;	     /* the key whose token was already refreshed after a 401 */
 };
 
 /* What to do after an attempt. */
@@ -228,16 +228,10 @@ static enum next_step classify(const struct config *cfg, struct sqlite3 *db,
 		e->upstream_status = 200;
 		return e->code == IMG_OK && s->fetch.len ? STEP_FETCH : STEP_DONE;
 	}
-	if (strcmp(s->key.provider, "vertex") == 0 && x->fail == UPSTREAM_OK && x->status == 401 &&
-	    !s->reauthed) {
-		/* The shared token was refused (revoked or expired early): drop it
-		 * and try once more with a fresh one before judging the account. */
-		vertex_token_drop(db, s->key.id, s->key.secret);
-		s->reauthed = 1;
+	if (s->reauthed != s->key.id && vertex_token_refused(db, &s->key, x, e)) {
+		/* Once more with a fresh token before judging the account. */
+		s->reauthed = s->key.id;
 		s->reuse_key = 1;
-		err_set(e, IMG_UPSTREAM_AUTH, NULL,
-			"Vertex refused the access token; refreshing it.");
-		e->upstream_status = 401;
 		return STEP_REAUTH;
 	}
 	switch (pool_judge(cfg, db, &s->key, x, e)) {
@@ -296,55 +290,26 @@ static void log_attempt(const struct gen_plan *p, const struct slot *s, const st
 /* Takes the next key for a slot: from the plan's provider, or for Gemini
  * models from the providers of gemini_providers in order (API keys, Vertex
  * service accounts).  A Vertex account also needs its access token, fetched
- * here; an account that cannot get one is judged like a failed call and the
- * next key is taken.  Returns IMG_OK or the pool's refusal. */
+ * here (vertex_ready_key); an account that cannot get one is judged and the
+ * next key is taken, as a rotation.  Returns IMG_OK or the pool's refusal. */
 static enum img_err take_key(const struct config *cfg, struct sqlite3 *db,
 			     const struct provider_ops *ops, const struct gen_plan *p,
 			     struct slot *s, struct gen_image *img, int *retry_after)
 {
+	const char *order[3] = {ops->name, NULL, NULL};
+	if (p->model.provider == PROVIDER_GEMINI)
+		config_provider_rank(cfg, order);
 	if (s->reuse_key) {
 		s->reuse_key = 0; /* same account, a fresh token below */
 	} else {
-		const char *order[3] = {ops->name, NULL, NULL};
-		if (p->model.provider == PROVIDER_GEMINI)
-			config_provider_rank(cfg, order);
 		enum img_err rc =
 			pool_take_first(cfg, db, order, 1, s->avoid, &s->key, retry_after);
 		if (rc != IMG_OK)
 			return rc;
 		s->reauthed = 0;
 	}
-	while (strcmp(s->key.provider, "vertex") == 0) {
-		struct vertex_auth va;
-		struct img_error ve;
-		enum img_err vr = vertex_authorize(cfg, db, s->key.id, &va, &ve);
-		if (vr == IMG_OK) {
-			snprintf(s->key.secret, sizeof s->key.secret, "%s", va.token);
-			memset(va.token, 0, sizeof va.token);
-			buf_reset(&s->url);
-			vertex_url(&s->url, cfg->vertex_base_url, va.project, va.location,
-				   p->model.upstream);
-			return IMG_OK;
-		}
-		/* No token: a refused account is disabled, one whose token endpoint
-		 * failed rests a little; either way the slot moves on. */
-		if (vr == IMG_UPSTREAM_AUTH)
-			pool_disable(db, &s->key, ve.message);
-		else
-			pool_cooldown(db, &s->key, vr == IMG_QUOTA_EXHAUSTED ? 60 : 10, ve.message);
-		log_msg(LOG_WARN, "vertex account %s: %s", s->key.label, ve.message);
-		img->err = ve;
-		if (++s->rotations > MAX_ROTATIONS)
-			return vr;
-		const char *order[3] = {NULL, NULL, NULL};
-		config_provider_rank(cfg, order);
-		enum img_err rc =
-			pool_take_first(cfg, db, order, 1, s->key.id, &s->key, retry_after);
-		if (rc != IMG_OK)
-			return rc;
-		s->reauthed = 0;
-	}
-	return IMG_OK;
+	return vertex_ready_key(cfg, db, order, 1, p->model.upstream, &s->key, &s->url,
+				&s->rotations, MAX_ROTATIONS, retry_after, &img->err);
 }
 
 /* Starts one attempt with a key from the pool.  Returns 0, or -1 when no key

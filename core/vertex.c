@@ -26,6 +26,7 @@
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
+#include "pool.h"
 #include "upstream.h"
 #include "xalloc.h"
 
@@ -444,6 +445,53 @@ void vertex_token_drop(struct sqlite3 *db, long account_id, const char *token)
 	db_bind_text(st, ":token", token);
 	sqlite3_step(st);
 	sqlite3_reset(st);
+}
+
+enum img_err vertex_ready_key(const struct config *cfg, struct sqlite3 *db,
+			      const char *const *providers, int images, const char *model,
+			      struct pool_key *k, struct buf *url, int *skips, int max_skips,
+			      int *retry_after, struct img_error *e)
+{
+	while (strcmp(k->provider, "vertex") == 0) {
+		struct vertex_auth va;
+		struct img_error ve;
+		enum img_err vr = vertex_authorize(cfg, db, k->id, &va, &ve);
+		if (vr == IMG_OK) {
+			snprintf(k->secret, sizeof k->secret, "%s", va.token);
+			memset(va.token, 0, sizeof va.token);
+			buf_reset(url);
+			vertex_url(url, cfg->vertex_base_url, va.project, va.location, model);
+			return IMG_OK;
+		}
+		/* No token: a refused account is disabled, one whose token endpoint
+		 * failed rests a little; either way the caller moves on. */
+		if (vr == IMG_UPSTREAM_AUTH)
+			pool_disable(db, k, ve.message);
+		else
+			pool_cooldown(db, k, vr == IMG_QUOTA_EXHAUSTED ? 60 : 10, ve.message);
+		log_msg(LOG_WARN, "vertex account %s: %s", k->label, ve.message);
+		*e = ve;
+		if (++*skips > max_skips)
+			return vr;
+		enum img_err rc =
+			pool_take_first(cfg, db, providers, images, k->id, k, retry_after);
+		if (rc != IMG_OK)
+			return rc;
+	}
+	return IMG_OK;
+}
+
+int vertex_token_refused(struct sqlite3 *db, const struct pool_key *k,
+			 const struct upstream_xfer *x, struct img_error *e)
+{
+	if (strcmp(k->provider, "vertex") != 0 || x->fail != UPSTREAM_OK || x->status != 401)
+		return 0;
+	/* The shared token was refused (revoked or expired early): drop it so
+	 * the next try fetches a fresh one before the account is judged. */
+	vertex_token_drop(db, k->id, k->secret);
+	err_set(e, IMG_UPSTREAM_AUTH, NULL, "Vertex refused the access token; refreshing it.");
+	e->upstream_status = 401;
+	return 1;
 }
 
 static void sa_fingerprint(const struct vertex_sa *sa, char out[17])

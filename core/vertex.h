@@ -1,4 +1,4 @@
-/* Vertex AI as an upstream for the Gemini image models (SPEC 3.8): a Google
+/* Vertex AI as an upstream for the Gemini models (SPEC 3.8): a Google
  * service account signs an RS256 JWT, exchanges it at the file's token_uri
  * for an OAuth2 access token, and calls
  * {base}/v1/projects/{p}/locations/{loc}/publishers/google/models/{m}:generateContent
@@ -53,6 +53,29 @@ enum img_err vertex_authorize(const struct config *cfg, struct sqlite3 *db, long
 /* Forgets a token the API refused (401), unless another process already
  * replaced it, so the next vertex_authorize fetches a new one. */
 void vertex_token_drop(struct sqlite3 *db, long account_id, const char *token);
+
+struct pool_key;
+struct upstream_xfer;
+
+/* Readies k, a key pool_take_first gave from providers (NULL-ended), for one
+ * generateContent call to model: a vertex account gets its access token in
+ * k->secret (vertex_authorize) and its own URL in url (reset first); any other
+ * key is left as it is.  An account that cannot get a token is disabled
+ * (refused) or rests (token endpoint failing), e says why, and the next key
+ * of providers takes its place, counting one in *skips; past max_skips the
+ * token's error is returned.  IMG_OK, or the pool's refusal as
+ * pool_take_first gives it (with *retry_after).  Shared by every caller of a
+ * Gemini model (images, prompt enhancement). */
+enum img_err vertex_ready_key(const struct config *cfg, struct sqlite3 *db,
+			      const char *const *providers, int images, const char *model,
+			      struct pool_key *k, struct buf *url, int *skips, int max_skips,
+			      int *retry_after, struct img_error *e);
+/* 1 when x, a call made with k, is a Vertex call refused for its token
+ * (HTTP 401): the token is dropped (vertex_token_drop), e says so, and the
+ * caller may ready k again (vertex_ready_key) and retry once before the
+ * account is judged (pool_judge disables it).  0 for anything else. */
+int vertex_token_refused(struct sqlite3 *db, const struct pool_key *k,
+			 const struct upstream_xfer *x, struct img_error *e);
 
 /* Appends the generateContent URL: base (vertex_base_url; "" = Google's
  * host for the location), project, location, upstream model. */

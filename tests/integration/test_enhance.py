@@ -1,5 +1,6 @@
 """POST /v1/prompts/enhance (SPEC 2.5) through lighttpd: a Gemini text model
-when a key is usable, the deterministic offline rewrite when none is
+when a key is usable (a Gemini API key, or a Vertex AI service account in the
+order of gemini_providers), the deterministic offline rewrite when none is
 configured, and a 200 with "fallback": true (the offline rewrite) whenever the
 upstream fails — never a 5xx.  Bad input and the content filter are 400s that
 cost no upstream call; the route needs a client key like generations."""
@@ -10,9 +11,13 @@ import time
 import pytest
 
 from conftest import Gateway, assert_error, run_cli, unique_prompt
+from vertexutil import add, mock_post, service_account, settings, stats, vertex_calls
 
 ROUTE = "/v1/prompts/enhance"
 TEXT_MODEL = "gemini-2.5-flash"
+VERTEX_TEXT_PATH = ("/v1/projects/proj-test/locations/global/publishers/google/models/"
+                    f"{TEXT_MODEL}:generateContent")
+ADMIN = "enhance-admin-key-0123456789"
 
 
 def enhanced_by_mock(prompt):
@@ -254,6 +259,142 @@ def test_a_filtered_rewrite_is_not_handed_back(make_gateway, mock, tmp_path):
     assert r.status == 200, r
     assert r.json()["fallback"] is True and "morning" not in r.json()["enhanced_prompt"]
     assert mock.count() == 1
+
+
+# ---- through a Vertex AI account ---------------------------------------------------
+
+
+@pytest.fixture
+def vertex_only(make_gateway, mock, tmp_path):
+    """A gateway whose only upstream is one Vertex account ('v1')."""
+    mock_post(mock, "/_mock/vertex/config", {"expires_in": 3600, "token_status": 200})
+    g = make_gateway(settings(mock, api_key=ADMIN, allow_anonymous="true"))
+    add(g, "v1", service_account(tmp_path, mock, "v1"))
+    return g
+
+
+def upstream_metric(g, provider, status):
+    """imagegw_upstream_requests_total for provider and status, once it is written
+    (counts are flushed after the reply)."""
+    line = f'imagegw_upstream_requests_total{{provider="{provider}",status="{status}"}} '
+    deadline = time.time() + 10
+    while True:
+        r = g.get("/metrics", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert r.status == 200, r
+        found = [ln for ln in r.body.decode().splitlines() if ln.startswith(line)]
+        if found or time.time() > deadline:
+            return float(found[0].split()[-1]) if found else 0.0
+        time.sleep(0.05)
+
+
+def test_a_vertex_account_alone_serves_the_text_model(vertex_only, mock):
+    g = vertex_only
+    prompt = unique_prompt("a red fox in the snow")
+    r = enhance(g, {"prompt": prompt})
+    assert r.status == 200, r
+    # the model's rewrite, not the offline one, and no fallback
+    assert r.json() == {"prompt": prompt, "enhanced_prompt": enhanced_by_mock(prompt),
+                        "model": TEXT_MODEL, "fallback": False}
+    calls = mock.requests()
+    assert len(calls) == 1 and "vertex" in calls[0], calls
+    rec = calls[0]
+    assert rec["path"] == VERTEX_TEXT_PATH and rec["model"] == TEXT_MODEL
+    assert rec["headers"]["authorization"].startswith("Bearer ya29.mock-")
+    assert "x-goog-api-key" not in rec["headers"]
+    # the same body as the Gemini API gets
+    body = rec["body"]
+    assert body["generationConfig"]["responseModalities"] == ["TEXT"]
+    assert "imageConfig" not in body["generationConfig"]
+    assert "120 words" in body["systemInstruction"]["parts"][0]["text"]
+    assert body["contents"] == [{"role": "user", "parts": [{"text": prompt}]}]
+    assert stats(mock)["tokens_issued"] == 1
+    up = upstream_events(g, r)
+    assert len(up) == 1, up
+    assert up[0]["provider"] == "vertex" and up[0]["account"] == "v1"
+    assert up[0]["model"] == TEXT_MODEL and up[0]["upstream_status"] == 200
+    assert "error_code" not in up[0]
+    req = request_event(g, r)
+    assert req["provider"] == "vertex" and req["account"] == "v1"
+    assert req["model"] == TEXT_MODEL and req["status"] == 200
+    assert upstream_metric(g, "vertex", "200") == 1
+    # the shared token is reused by the next call
+    assert enhance(g, {"prompt": unique_prompt("a lighthouse")}).json()["fallback"] is False
+    assert stats(mock)["tokens_issued"] == 1
+    assert "ya29.mock-" not in g.log_text()
+
+
+@pytest.mark.parametrize("gemini_key, verdict", [
+    ("quota-key-1", "RESOURCE_EXHAUSTED"),  # cooling down after a 429
+    ("invalid-key-1", "API_KEY_INVALID"),  # disabled
+])
+def test_vertex_serves_when_the_gemini_key_cannot(make_gateway, mock, tmp_path, gemini_key,
+                                                  verdict):
+    g = make_gateway(settings(mock, gemini_api_keys=gemini_key))
+    add(g, "v1", service_account(tmp_path, mock, "v1"))
+    # The Gemini key comes first and fails: this call falls back (it is not
+    # retried), and the pool learns the key's state.
+    r = enhance(g, {"prompt": "a mountain hut"})
+    assert r.status == 200 and r.json()["fallback"] is True, r
+    assert [c["path"].startswith("/v1beta/models/") for c in mock.requests()] == [True]
+    enabled, cooldown, last_error = accounts(g)["gemini-env-1"]
+    assert verdict in last_error
+    assert (enabled == 1 and cooldown > time.time()) if verdict == "RESOURCE_EXHAUSTED" \
+        else enabled == 0
+    # Now the key is passed over and the Vertex account serves the rewrite.
+    mock.reset()
+    prompt = unique_prompt("a mountain hut")
+    r = enhance(g, {"prompt": prompt})
+    assert r.status == 200, r
+    assert r.json()["fallback"] is False and r.json()["model"] == TEXT_MODEL, r
+    assert r.json()["enhanced_prompt"] == enhanced_by_mock(prompt)
+    assert [c["path"] for c in mock.requests()] == [VERTEX_TEXT_PATH]
+    assert [(e["provider"], e["account"]) for e in upstream_events(g, r)] == [("vertex", "v1")]
+
+
+def test_vertex_first_when_gemini_providers_says_so(make_gateway, mock, tmp_path):
+    g = make_gateway(settings(mock, gemini_api_keys="good-key-1",
+                              gemini_providers="vertex,gemini"))
+    add(g, "v1", service_account(tmp_path, mock, "v1"))
+    r = enhance(g, {"prompt": unique_prompt("a harbour")})
+    assert r.status == 200 and r.json()["fallback"] is False, r
+    assert [c["path"] for c in mock.requests()] == [VERTEX_TEXT_PATH]
+
+
+def test_a_revoked_vertex_token_is_refreshed_once(vertex_only, mock):
+    g = vertex_only
+    assert enhance(g, {"prompt": unique_prompt("before")}).json()["fallback"] is False
+    mock_post(mock, "/_mock/vertex/revoke", {})
+    prompt = unique_prompt("after revoke")
+    r = enhance(g, {"prompt": prompt})
+    assert r.status == 200, r
+    assert r.json()["fallback"] is False and r.json()["enhanced_prompt"] == enhanced_by_mock(prompt)
+    assert stats(mock)["tokens_issued"] == 2
+    calls = vertex_calls(mock)[1:]
+    assert [c["vertex"].get("refused", False) for c in calls] == [True, False]
+    assert calls[0]["headers"]["authorization"] != calls[1]["headers"]["authorization"]
+    up = upstream_events(g, r)
+    assert [(e["provider"], e.get("upstream_status"), e.get("error_code"), e["retry_count"])
+            for e in up] == [("vertex", 401, "IMG_UPSTREAM_AUTH", 0), ("vertex", 200, None, 1)]
+    assert accounts(g)["v1"][0] == 1  # still enabled
+
+
+def test_refused_again_after_a_refresh_disables_the_vertex_account(vertex_only, mock):
+    g = vertex_only
+    assert enhance(g, {"prompt": unique_prompt("ok first")}).json()["fallback"] is False
+    mock_post(mock, "/_mock/vertex/config", {"refuse_calls": True})
+    prompt = unique_prompt("refused")
+    r = enhance(g, {"prompt": prompt})
+    assert r.status == 200, r
+    assert r.json()["fallback"] is True and r.json()["model"] == "offline"
+    assert stats(mock)["tokens_issued"] == 2  # one refresh after the first 401, no more
+    enabled, _, last_error = accounts(g)["v1"]
+    assert enabled == 0 and "UNAUTHENTICATED" in last_error, last_error
+    assert [e.get("upstream_status") for e in upstream_events(g, r)] == [401, 401]
+    # a configured account that is disabled is a failure, not the offline setup
+    mock.reset()
+    r = enhance(g, {"prompt": prompt})
+    assert r.status == 200 and r.json()["fallback"] is True, r
+    assert mock.count() == 0
 
 
 # ---- bad input, the content filter, access -----------------------------------------

@@ -19,6 +19,7 @@ static void setup(void)
 	cfg.content_filter = "on";
 	cfg.content_filter_file = "";
 	cfg.gemini_base_url = "http://127.0.0.1:1";
+	cfg.gemini_providers = "gemini,vertex";
 	cfg.log_file = "/dev/null";
 	cfg.log_level = "debug";
 	cfg.log_format = "json";

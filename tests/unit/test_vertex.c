@@ -206,6 +206,97 @@ TEST(one_claim_at_a_time)
 	testdb_close(&t);
 }
 
+/* The steps every Gemini caller shares, without a network: a cached token
+ * readies an account, an unusable one is disabled and the next key taken, and
+ * a 401 (only that) drops the token. */
+TEST(ready_key_and_refused_token)
+{
+	struct config cfg = {0};
+	struct testdb t;
+	if (testdb_open(&t, &cfg, "vready") != 0) {
+		CHECK(0);
+		return;
+	}
+	cfg.vertex_base_url = "http://127.0.0.1:5";
+	cfg.upstream_connect_timeout_seconds = 1;
+	struct buf sa = BUF_INIT, url = BUF_INIT;
+	sa_json(&sa, "service_account", NULL, 1);
+	sqlite3_stmt *st = db_stmt(t.db, "INSERT INTO accounts(id, provider, label, source, "
+					 "secret, fingerprint, created) VALUES (:id, 'vertex', "
+					 ":label, 'db', :secret, 'f', 0)");
+	db_bind_int64(st, ":id", 7);
+	db_bind_text(st, ":label", "good");
+	db_bind_text(st, ":secret", buf_cstr(&sa));
+	CHECK_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_reset(st);
+	db_bind_int64(st, ":id", 8);
+	db_bind_text(st, ":label", "no-file");
+	sqlite3_bind_null(st, sqlite3_bind_parameter_index(st, ":secret"));
+	CHECK_INT(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_reset(st);
+	long now = (long)time(NULL);
+	CHECK(claim(t.db, 7, now, 30));
+	store(t.db, 7, "tok-7", now, 3600);
+
+	const char *const vertex_only[] = {"vertex", NULL};
+	struct pool_key k = {.id = 8, .label = "no-file", .provider = "vertex"};
+	struct img_error e;
+	err_clear(&e);
+	int skips = 0, retry_after = 0;
+	CHECK_INT(vertex_ready_key(&cfg, t.db, vertex_only, 0, "gemini-2.5-flash", &k, &url, &skips,
+				   2, &retry_after, &e),
+		  IMG_OK);
+	CHECK_INT(k.id, 7);
+	CHECK_STR(k.secret, "tok-7");
+	CHECK_STR(buf_cstr(&url), "http://127.0.0.1:5/v1/projects/proj-1/locations/global/"
+				  "publishers/google/models/gemini-2.5-flash:generateContent");
+	CHECK_INT(skips, 1);
+	CHECK_INT(e.code, IMG_UPSTREAM_AUTH); /* why the first account was passed over */
+	CHECK_INT(pool_usable(t.db, "vertex"), 1);
+	/* Past max_skips: the token's error, no other key taken. */
+	struct pool_key bad = {.id = 8, .label = "no-file", .provider = "vertex"};
+	skips = 0;
+	CHECK_INT(vertex_ready_key(&cfg, t.db, vertex_only, 0, "m", &bad, &url, &skips, 0,
+				   &retry_after, &e),
+		  IMG_UPSTREAM_AUTH);
+	CHECK_INT(bad.id, 8);
+	/* A Gemini API key is left as it is. */
+	struct pool_key g = {.id = 0, .label = "gemini-env-1", .provider = "gemini", .secret = "k"};
+	buf_reset(&url);
+	buf_puts(&url, "unchanged");
+	CHECK_INT(vertex_ready_key(&cfg, t.db, vertex_only, 0, "m", &g, &url, &skips, 0,
+				   &retry_after, &e),
+		  IMG_OK);
+	CHECK_STR(g.secret, "k");
+	CHECK_STR(buf_cstr(&url), "unchanged");
+
+	/* Only a Vertex call's 401 is a refused token. */
+	struct upstream_xfer x;
+	memset(&x, 0, sizeof x);
+	x.status = 401;
+	err_clear(&e);
+	CHECK_INT(vertex_token_refused(t.db, &g, &x, &e), 0);
+	x.status = 403;
+	CHECK_INT(vertex_token_refused(t.db, &k, &x, &e), 0);
+	x.status = 0;
+	x.fail = UPSTREAM_NETWORK;
+	CHECK_INT(vertex_token_refused(t.db, &k, &x, &e), 0);
+	CHECK_INT(e.code, IMG_OK);
+	struct cached c;
+	read_cached(t.db, 7, &c);
+	CHECK_STR(c.token, "tok-7");
+	x.status = 401;
+	x.fail = UPSTREAM_OK;
+	CHECK_INT(vertex_token_refused(t.db, &k, &x, &e), 1);
+	CHECK_INT(e.code, IMG_UPSTREAM_AUTH);
+	CHECK_INT(e.upstream_status, 401);
+	read_cached(t.db, 7, &c);
+	CHECK_STR(c.token, ""); /* the next vertex_authorize fetches a new one */
+	buf_free(&sa);
+	buf_free(&url);
+	testdb_close(&t);
+}
+
 TEST(dir_labels)
 {
 	char l[64];
@@ -227,6 +318,7 @@ int main(void)
 	RUN(urls);
 	RUN(refresh_policy);
 	RUN(one_claim_at_a_time);
+	RUN(ready_key_and_refused_token);
 	RUN(dir_labels);
 	UNIT_DONE();
 }
