@@ -116,9 +116,15 @@ enum img_err gallery_list_route(struct ctx *c)
 	return IMG_OK;
 }
 
+/* The same answer for an entry that never was, was deleted, or is someone
+ * else's: nothing tells them apart. */
 static enum img_err no_such_entry(struct ctx *c)
 {
-	return err_set(&c->err, IMG_NOT_FOUND, NULL, "There is no gallery entry with that id.");
+	err_set(&c->err, IMG_NOT_FOUND, NULL, "There is no gallery entry with that id.");
+	snprintf(c->err.remedy, sizeof c->err.remedy,
+		 "Reload the gallery: the entry may have been deleted, or have been made "
+		 "with another API key.");
+	return IMG_NOT_FOUND;
 }
 
 /* The {id} of /v1/gallery/{id}, or NULL when it cannot be an entry id. */
