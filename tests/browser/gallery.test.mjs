@@ -150,15 +150,22 @@ test('an unknown entry shows the gateway\'s error with its remedy', async () => 
   await page.context().close();
 });
 
-test('deletes an entry from its detail, after a confirmation, by keyboard', async () => {
+/* A gateway of its own with n entries (`${text} ${i} of ${n}`, i = 1..n, oldest first)
+   and the page on its gallery, PAGE entries a page. */
+async function galleryOf(n, text) {
   const g = await launcher.gateway();
   const made = [];
-  for (let i = 1; i <= 4; i++) {
-    made.push(`to delete ${i} of four, a kite`);
+  for (let i = 1; i <= n; i++) {
+    made.push(`${text} ${i} of ${n}`);
     await record(g, made[i - 1], i);
   }
   const page = await openPage(browser, g.page + `?limit=${PAGE}#gallery`);
   await page.locator('#gallery-list li').first().waitFor();
+  return { g, made, page };
+}
+
+test('deletes an entry from its detail, after a confirmation, by keyboard', async () => {
+  const { g, made, page } = await galleryOf(4, 'to delete, a kite');
   assert.deepEqual(await shown(page), [made[3], made[2], made[1]]);
 
   // Open the newest; "Delete entry" asks first, and Esc backs out without a request.
@@ -194,7 +201,7 @@ test('deletes an entry from its detail, after a confirmation, by keyboard', asyn
   await page.waitForFunction((p) => ![...document.querySelectorAll('#gallery-list .entry-prompt')]
     .some((e) => e.textContent === p), made[3]);
   assert.deepEqual(await shown(page), [made[2], made[1], made[0]]);
-  await waitLive(page, /^Deleted “to delete 4 of four, a kite”\. Gallery page 1: 3 entries\.$/);
+  await waitLive(page, /^Deleted “to delete, a kite 4 of 4”\. Gallery page 1: 3 entries\.$/);
   assert.equal(await page.evaluate(() => document.activeElement.id), 'gallery-title');
   assert.equal(new URL(page.url()).hash, '#gallery');
   assert.equal((await api(g.url, 'GET', '/v1/gallery/' + body.id)).status, 404);
@@ -205,14 +212,7 @@ test('deletes an entry from its detail, after a confirmation, by keyboard', asyn
 });
 
 test('the last entry of a page, and a failed delete showing the error and its remedy', async () => {
-  const g = await launcher.gateway();
-  const made = [];
-  for (let i = 1; i <= 5; i++) {
-    made.push(`page edge ${i} of five, a lantern`);
-    await record(g, made[i - 1], i);
-  }
-  const page = await openPage(browser, g.page + `?limit=${PAGE}#gallery`);
-  await page.locator('#gallery-list li').first().waitFor();
+  const { g, made, page } = await galleryOf(5, 'page edge, a lantern');
   await page.getByRole('button', { name: 'Older' }).click();
   await page.waitForFunction(() => document.getElementById('gallery-page').textContent === 'Page 2');
   assert.deepEqual(await shown(page), [made[1], made[0]]);

@@ -184,17 +184,24 @@ def test_unknown_entry_is_404(gw, path):
     assert_error(gw.get(path), "IMG_NOT_FOUND")
 
 
-def test_who_sees_what(make_gateway, mock):
-    g = make_gateway(settings(mock, api_key="adm-gal-secret"))
+def two_keys_three_entries(make_gateway, mock, admin_key):
+    """A gateway with an admin key and client keys alice and bob; alice has made
+    two entries, bob one (in that order).  Returns it, the keys' headers by name
+    and the admin's."""
+    g = make_gateway(settings(mock, api_key=admin_key))
     keys = {}
     for name in ("alice", "bob"):
         out = run_cli(g, "key", "create", "--name", name)
         keys[name] = {"Authorization": f"Bearer {out.stdout.strip()}"}
-    admin = {"Authorization": "Bearer adm-gal-secret"}
-    for who in ("alice", "alice", "bob"):
+    for i, who in enumerate(("alice", "alice", "bob")):
         r = g.generate(prompt=unique_prompt(who), model="local-preview", headers=keys[who])
         assert r.status == 200, r
-    assert wait_entries(g, 3) == 3
+        assert wait_entries(g, i + 1) == i + 1
+    return g, keys, {"Authorization": f"Bearer {admin_key}"}
+
+
+def test_who_sees_what(make_gateway, mock):
+    g, keys, admin = two_keys_three_entries(make_gateway, mock, "adm-gal-secret")
     alice = g.get("/v1/gallery", keys["alice"]).json()["data"]
     bob = g.get("/v1/gallery", keys["bob"]).json()["data"]
     assert len(alice) == 2 and len(bob) == 1
@@ -237,26 +244,41 @@ def test_without_a_cache_the_gallery_keeps_its_own_files(make_gateway, mock):
     assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 0
 
 
+class Shared:
+    """Two entries and a cache row naming one file: the admin generated, then
+    bob asked the same (a cache hit that is in no gallery of bob's yet, so it
+    is recorded).  first, second: the admin's and bob's entries (list items);
+    path: the file."""
+
+    def __init__(self, make_gateway, mock, admin_key, text):
+        self.g = g = make_gateway(settings(mock, api_key=admin_key))
+        self.admin = {"Authorization": f"Bearer {admin_key}"}
+        out = run_cli(g, "key", "create", "--name", "bob")
+        self.bob = {"Authorization": f"Bearer {out.stdout.strip()}"}
+        self.prompt = unique_prompt(text)
+        assert g.generate(prompt=self.prompt, headers=self.admin).status == 200
+        assert wait_entries(g, 1) == 1
+        self.first = newest(g, self.admin)
+        self.path = blob_file(g, self.first["preview_url"])
+        assert os.path.exists(self.path)
+        r = g.generate(prompt=self.prompt, headers=self.bob)
+        assert r.header("x-imagegw-cache") == "hit", r
+        assert wait_entries(g, 2) == 2
+        self.second = newest(g, self.bob)  # the admin sees both: this is the newest
+        assert self.second["id"] != self.first["id"]
+        assert blob_file(g, self.second["preview_url"]) == self.path
+
+
 def test_repeats_are_not_copied_and_delete_keeps_shared_blobs(make_gateway, mock):
-    g = make_gateway(settings(mock, api_key="adm-del"))
-    admin = {"Authorization": "Bearer adm-del"}
-    bob = {"Authorization": "Bearer " + run_cli(g, "key", "create", "--name", "bob").stdout.strip()}
-    prompt = unique_prompt("shared bytes")
-    assert g.generate(prompt=prompt, headers=admin).status == 200
-    assert wait_entries(g, 1) == 1
-    first = newest(g, admin)
-    path = blob_file(g, first["preview_url"])
-    assert os.path.exists(path)
+    sh = Shared(make_gateway, mock, "adm-del", "shared bytes")
+    g, admin, bob, prompt = sh.g, sh.admin, sh.bob, sh.prompt
+    first, second, path = sh.first, sh.second, sh.path
     # The same request again: a cache hit whose image is in the caller's
-    # gallery already adds no copy...
+    # gallery already adds no copy (bob's hit, in nobody's gallery of his own
+    # yet, was recorded).
     assert g.generate(prompt=prompt, headers=admin).header("x-imagegw-cache") == "hit"
     time.sleep(0.3)
-    assert entries(g) == 1
-    # ... but another key's hit is in nobody's gallery of its own yet.
-    assert g.generate(prompt=prompt, headers=bob).header("x-imagegw-cache") == "hit"
-    assert wait_entries(g, 2) == 2
-    second = newest(g, bob)
-    assert blob_file(g, second["preview_url"]) == path
+    assert entries(g) == 2
 
     # Deleting one entry: the cache row and the other entry still use the file.
     out = run_cli(g, "gallery", "delete", first["id"])
@@ -333,16 +355,7 @@ def ids(g, headers=None):
 
 
 def test_delete_own_entries_only_and_admin_any(make_gateway, mock):
-    g = make_gateway(settings(mock, api_key="adm-gal-del"))
-    keys = {}
-    for name in ("alice", "bob"):
-        out = run_cli(g, "key", "create", "--name", name)
-        keys[name] = {"Authorization": f"Bearer {out.stdout.strip()}"}
-    admin = {"Authorization": "Bearer adm-gal-del"}
-    for i, who in enumerate(("alice", "alice", "bob")):
-        r = g.generate(prompt=unique_prompt(who), model="local-preview", headers=keys[who])
-        assert r.status == 200, r
-        assert wait_entries(g, i + 1) == i + 1
+    g, keys, admin = two_keys_three_entries(make_gateway, mock, "adm-gal-del")
     alice, bob = ids(g, keys["alice"]), ids(g, keys["bob"])
     assert len(alice) == 2 and len(bob) == 1
 
@@ -391,19 +404,9 @@ def test_anonymous_callers_delete_anonymous_entries(gw):
 def test_delete_keeps_images_others_use(make_gateway, mock):
     """A blob named by another entry, or by a cache row, stays on disk when an
     entry that shows it is deleted over HTTP; it goes with the last reference."""
-    g = make_gateway(settings(mock, api_key="adm-shared"))
-    admin = {"Authorization": "Bearer adm-shared"}
-    bob = {"Authorization": "Bearer " + run_cli(g, "key", "create", "--name", "bob").stdout.strip()}
-    prompt = unique_prompt("shared by two entries and the cache")
-    assert g.generate(prompt=prompt, headers=admin).status == 200
-    assert wait_entries(g, 1) == 1
-    mine = newest(g, admin)
-    assert g.generate(prompt=prompt, headers=bob).header("x-imagegw-cache") == "hit"
-    assert wait_entries(g, 2) == 2
-    his = newest(g, bob)  # the admin sees both: this is the newest
-    assert mine["id"] != his["id"]
-    path = blob_file(g, mine["preview_url"])
-    assert blob_file(g, his["preview_url"]) == path and os.path.exists(path)
+    sh = Shared(make_gateway, mock, "adm-shared", "shared by two entries and the cache")
+    g, admin, bob, prompt = sh.g, sh.admin, sh.bob, sh.prompt
+    mine, his, path = sh.first, sh.second, sh.path
 
     # Bob's entry goes: the admin's entry and the cache row still use the file.
     assert delete(g, his["id"], bob).status == 200
