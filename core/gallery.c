@@ -382,14 +382,18 @@ void gallery_entries_free(struct gallery_entry *list, int n)
 	free(list);
 }
 
-int gallery_delete(const struct config *cfg, sqlite3 *db, const char *id)
+int gallery_delete(const struct config *cfg, sqlite3 *db, const char *id, const char *owner)
 {
 	if (!db || db_begin(db) != SQLITE_OK)
 		return -1;
-	sqlite3_stmt *st = db_stmt(db, "DELETE FROM gallery_entries WHERE id = :id");
+	/* The owner in the statement itself: no window between a check and the
+	 * delete. */
+	sqlite3_stmt *st = db_stmt(db, "DELETE FROM gallery_entries WHERE id = :id AND "
+				       "(:owner IS NULL OR owner = :owner)");
 	if (!st)
 		goto fail;
 	db_bind_text(st, ":id", id);
+	db_bind_text(st, ":owner", owner); /* NULL binds NULL: any owner */
 	int ok = sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_reset(st);
 	int n = sqlite3_changes(db);

@@ -64,9 +64,10 @@ int gallery_list(struct sqlite3 *db, const char *owner, const char *before, int 
 		 struct gallery_entry **out, int *has_more);
 void gallery_entry_free(struct gallery_entry *e);
 void gallery_entries_free(struct gallery_entry *list, int n);
-/* Deletes an entry and the blobs nothing else uses.  1, 0 (no such entry),
- * -1. */
-int gallery_delete(const struct config *cfg, struct sqlite3 *db, const char *id);
+/* Deletes an entry owned by owner (NULL: by anyone) and the blobs nothing
+ * else uses (no cache entry, job result or other gallery image names them).
+ * 1, 0 (no such entry, or another owner's), -1. */
+int gallery_delete(const struct config *cfg, struct sqlite3 *db, const char *id, const char *owner);
 /* Deletes the oldest entries while there are more than gallery_max_entries
  * or their files take more than gallery_max_size_mb, at most max (0: no
  * bound), and the blobs nothing else uses.  Returns how many, or -1. */

@@ -158,7 +158,7 @@ int cli_gallery(int argc, char **argv)
 	if (open_all(&cfg, &db, 1) != 0)
 		goto out;
 	if (is_delete) {
-		int n = gallery_delete(&cfg, db, argv[3]);
+		int n = gallery_delete(&cfg, db, argv[3], NULL);
 		if (n == 1)
 			printf("deleted %s (its images stay while a cache entry, job or other "
 			       "entry uses them)\n",

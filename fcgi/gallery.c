@@ -1,6 +1,7 @@
-/* GET /v1/gallery and GET /v1/gallery/{id} (SPEC 2.7): the caller's past
- * jobs and generations, newest first, paged with a `before` cursor (an
- * entry id), each image behind a fresh signed link. */
+/* GET /v1/gallery, GET and DELETE /v1/gallery/{id} (SPEC 2.7): the
+ * caller's past jobs and generations, newest first, paged with a `before`
+ * cursor (an entry id), each image behind a fresh signed link; and deleting
+ * one of them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +21,10 @@ static enum img_err gallery_off(struct ctx *c)
 	return IMG_NOT_FOUND;
 }
 
-static enum img_err unavailable(struct ctx *c)
+/* 503: the database is busy past its timeout, or not open. */
+static enum img_err unavailable(struct ctx *c, const char *msg)
 {
-	err_set(&c->err, IMG_UNAVAILABLE, NULL, "The gallery cannot be read right now.");
+	err_set(&c->err, IMG_UNAVAILABLE, NULL, "%s", msg);
 	c->err.retry_after = 2;
 	return IMG_UNAVAILABLE;
 }
@@ -85,13 +87,11 @@ enum img_err gallery_list_route(struct ctx *c)
 	enum img_err rc = parse_query(c, &limit, before);
 	if (rc != IMG_OK)
 		return rc;
-	owner_of(c, owner);
 	struct gallery_entry *list;
 	int has_more;
-	int n = gallery_list(c->app->db, owner_is_admin(c) ? NULL : owner, before, limit, &list,
-			     &has_more);
+	int n = gallery_list(c->app->db, owner_scope(c, owner), before, limit, &list, &has_more);
 	if (n < 0)
-		return unavailable(c);
+		return unavailable(c, "The gallery cannot be read right now.");
 	struct buf *b = &c->rp->body, base = BUF_INIT;
 	links_base(c, &base);
 	buf_puts(b, "{\"object\":\"list\",\"data\":[");
@@ -116,26 +116,42 @@ enum img_err gallery_list_route(struct ctx *c)
 	return IMG_OK;
 }
 
+/* The same answer for an entry that never was, was deleted, or is someone
+ * else's: nothing tells them apart. */
+static enum img_err no_such_entry(struct ctx *c)
+{
+	err_set(&c->err, IMG_NOT_FOUND, NULL, "There is no gallery entry with that id.");
+	snprintf(c->err.remedy, sizeof c->err.remedy,
+		 "Reload the gallery: the entry may have been deleted, or have been made "
+		 "with another API key.");
+	return IMG_NOT_FOUND;
+}
+
+/* The {id} of /v1/gallery/{id}, or NULL when it cannot be an entry id. */
+static const char *path_id(const struct ctx *c)
+{
+	const char *p = strstr(c->rq->path, "/gallery/");
+	const char *id = p ? p + strlen("/gallery/") : "";
+	return ulid_valid("gal_", id) ? id : NULL;
+}
+
 enum img_err gallery_get_route(struct ctx *c)
 {
 	if (!c->app->cfg.gallery_enabled)
 		return gallery_off(c);
-	const char *p = strstr(c->rq->path, "/gallery/");
-	const char *id = p ? p + strlen("/gallery/") : "";
+	const char *id = path_id(c);
 	struct gallery_entry e;
-	if (!ulid_valid("gal_", id))
-		return err_set(&c->err, IMG_NOT_FOUND, NULL,
-			       "There is no gallery entry with that id.");
+	if (!id)
+		return no_such_entry(c);
 	int found = gallery_get(c->app->db, id, &e);
 	if (found < 0)
-		return unavailable(c);
+		return unavailable(c, "The gallery cannot be read right now.");
 	if (found == 1 && !owner_can_see(c, e.owner)) {
 		gallery_entry_free(&e);
 		found = 0;
 	}
 	if (found == 0)
-		return err_set(&c->err, IMG_NOT_FOUND, NULL,
-			       "There is no gallery entry with that id.");
+		return no_such_entry(c);
 	struct buf *b = &c->rp->body, base = BUF_INIT;
 	links_base(c, &base);
 	put_entry_head(b, &e);
@@ -167,5 +183,28 @@ enum img_err gallery_get_route(struct ctx *c)
 	reply_header(c->rp, "Cache-Control", "no-store");
 	buf_free(&base);
 	gallery_entry_free(&e);
+	return IMG_OK;
+}
+
+/* Deletes one of the caller's entries (an admin's: anyone's); someone
+ * else's is as missing as one that never was.  Images another entry, a job
+ * or the cache still uses stay on disk (gallery_delete). */
+enum img_err gallery_delete_route(struct ctx *c)
+{
+	if (!c->app->cfg.gallery_enabled)
+		return gallery_off(c);
+	const char *id = path_id(c);
+	if (!id)
+		return no_such_entry(c);
+	char owner[OWNER_MAX];
+	int n = gallery_delete(&c->app->cfg, c->app->db, id, owner_scope(c, owner));
+	if (n < 0)
+		return unavailable(c, "The gallery cannot be changed right now; nothing was "
+				      "deleted.");
+	if (n == 0)
+		return no_such_entry(c);
+	buf_printf(&c->rp->body,
+		   "{\"id\":\"%s\",\"object\":\"gallery.deleted\",\"deleted\":true}\n", id);
+	reply_header(c->rp, "Cache-Control", "no-store");
 	return IMG_OK;
 }

@@ -19,6 +19,14 @@ int owner_is_admin(const struct ctx *c)
 	return c->authed == AUTH_API_KEY || (c->authed == AUTH_CLIENT_KEY && c->client.admin);
 }
 
+const char *owner_scope(const struct ctx *c, char buf[OWNER_MAX])
+{
+	if (owner_is_admin(c))
+		return NULL;
+	owner_of(c, buf);
+	return buf;
+}
+
 int owner_can_see(const struct ctx *c, const char *owner)
 {
 	if (owner_is_admin(c))

@@ -14,6 +14,9 @@
 void owner_of(const struct ctx *c, char out[OWNER_MAX]);
 /* 1 for the static admin key or an admin client key. */
 int owner_is_admin(const struct ctx *c);
+/* The owner to limit a listing or a deletion to: the caller's (written to
+ * buf), or NULL for an admin, who reaches everything. */
+const char *owner_scope(const struct ctx *c, char buf[OWNER_MAX]);
 /* 1 when the caller may see something owned by owner. */
 int owner_can_see(const struct ctx *c, const char *owner);
 

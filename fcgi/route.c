@@ -30,6 +30,7 @@ static const struct route {
 	{"GET", "/v1/jobs/*", jobs_get, ROUTE_POLL},
 	{"GET", "/v1/gallery", gallery_list_route, ROUTE_CLIENT},
 	{"GET", "/v1/gallery/*", gallery_get_route, ROUTE_CLIENT},
+	{"DELETE", "/v1/gallery/*", gallery_delete_route, ROUTE_CLIENT}, /* the caller's own */
 	{"GET", "/v1/models", models_list, ROUTE_CLIENT},
 	{"GET", "/v1/files/*", files_get, ROUTE_PUBLIC}, /* the signature is the credential */
 	{"GET", "/v1/cache/stats", cache_stats_get_route, ROUTE_ADMIN},

@@ -87,6 +87,7 @@ enum img_err jobs_create(struct ctx *c);
 enum img_err jobs_get(struct ctx *c);
 enum img_err gallery_list_route(struct ctx *c);
 enum img_err gallery_get_route(struct ctx *c);
+enum img_err gallery_delete_route(struct ctx *c);
 enum img_err prompts_enhance(struct ctx *c);
 enum img_err models_list(struct ctx *c);
 enum img_err health_get(struct ctx *c);

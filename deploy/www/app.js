@@ -2,7 +2,7 @@
    relative to the page's own directory, so it works under any base_path:
      GET healthz, GET v1/models, POST v1/images/generations (one model),
      POST v1/jobs + GET v1/jobs/{id} (several models), POST v1/prompts/enhance,
-     GET v1/gallery?limit=&before= and GET v1/gallery/{id}.
+     GET v1/gallery?limit=&before=, GET and DELETE v1/gallery/{id}.
    Text from the user or the server (prompts, errors) is only ever written with
    textContent / text nodes, never parsed as HTML. The API key lives in sessionStorage;
    localStorage holds only harmless preferences (sound, shortcuts, models picked). */
@@ -758,13 +758,14 @@
     else if (e.key === '/') { e.preventDefault(); toPrompt(); }
   });
 
-  /* ---- the gallery: GET v1/gallery pages (before cursor) and GET v1/gallery/{id} ---- */
+  /* ---- the gallery: GET v1/gallery pages (before cursor), GET and DELETE v1/gallery/{id} ---- */
   const galList = $('gallery-list'), galError = $('gallery-error'), galEmpty = $('gallery-empty');
   const galOlder = $('gallery-older'), galNewer = $('gallery-newer'), galPage = $('gallery-page');
   const detail = $('gallery-detail'), listView = $('gallery-list-view');
   const PAGE = Math.min(100, Math.max(1, parseInt(new URLSearchParams(location.search).get('limit'), 10) || 12));
   let cursors = [null]; // cursors[i]: the `before` of page i (null: the newest)
   let page = 0, pageData = null, nextCursor = null, detailData = null, lastEntryLink = null;
+  let listStale = false, notice = ''; // after a delete: reload the page, say what went
 
   async function galleryLoad(p, focusFirst) {
     galError.replaceChildren();
@@ -800,7 +801,8 @@
     galNewer.disabled = page === 0;
     galOlder.disabled = !nextCursor;
     galPage.textContent = pageData.length ? 'Page ' + (page + 1) : '';
-    announce('Gallery page ' + (page + 1) + ': ' + plural(pageData.length, 'entry').replace('entrys', 'entries') + '.');
+    announce(notice + 'Gallery page ' + (page + 1) + ': ' + plural(pageData.length, 'entry').replace('entrys', 'entries') + '.');
+    notice = '';
   }
   galOlder.addEventListener('click', () => { if (nextCursor) galleryLoad(page + 1, true); });
   galNewer.addEventListener('click', () => { if (page > 0) galleryLoad(page - 1, true); });
@@ -808,6 +810,9 @@
   async function showDetail(id) {
     listView.hidden = true;
     detail.hidden = false;
+    detailData = null;
+    $('detail-actions').hidden = true;
+    askDelete(false, false);
     $('detail-error').replaceChildren();
     $('detail-title').textContent = 'Loading…';
     $('detail-grid').replaceChildren();
@@ -837,6 +842,7 @@
         file: 'imagegw-' + slug(im.model) + '-' + (i + 1) + '.' + extOf(im.mime || src) }, cards);
       cards.push(c);
     });
+    $('detail-actions').hidden = false;
     $('detail-title').focus();
   }
   $('detail-reuse').addEventListener('click', () => {
@@ -844,6 +850,39 @@
     setPrompt(str(detailData.prompt));
     toPrompt();
   });
+
+  /* Deleting: an inline confirmation (Esc or "Keep it" backs out), then DELETE; on
+     success back to the same page of the list, reloaded without the entry. */
+  const delBtn = $('detail-delete'), confirmBox = $('detail-confirm'), delYes = $('detail-delete-yes');
+  let deleting = false;
+  function askDelete(open, focus = true) {
+    confirmBox.hidden = !open;
+    delBtn.setAttribute('aria-expanded', String(open));
+    if (focus) (open ? $('detail-delete-no') : delBtn).focus();
+  }
+  delBtn.addEventListener('click', () => askDelete(confirmBox.hidden));
+  $('detail-delete-no').addEventListener('click', () => askDelete(false));
+  confirmBox.addEventListener('keydown', (e) => { if (e.key === 'Escape') { e.preventDefault(); askDelete(false); } });
+  async function deleteEntry() {
+    const g = detailData;
+    if (!g || deleting) return;
+    deleting = true;
+    delYes.setAttribute('aria-disabled', 'true');
+    $('detail-error').replaceChildren();
+    const res = await api('DELETE', 'v1/gallery/' + encodeURIComponent(str(g.id)));
+    deleting = false;
+    delYes.removeAttribute('aria-disabled');
+    if (res.ok || res.status === 404) listStale = true; // 404: gone already
+    if (detailData !== g) return; // the user went elsewhere meanwhile
+    if (!res.ok) {
+      askDelete(false);
+      showError($('detail-error'), res.error, deleteEntry, res.retryAfter, res.status);
+      return;
+    }
+    notice = 'Deleted “' + str(g.prompt).slice(0, 80) + '”. ';
+    location.replace('#gallery'); // Back does not return to the deleted entry
+  }
+  delYes.addEventListener('click', deleteEntry);
 
   /* ---- views: #create, #gallery, #gallery/<id> ---- */
   let view = null;
@@ -882,7 +921,15 @@
     listView.hidden = false;
     if (changed || !pageData) {
       cursors = [null];
+      listStale = false;
       galleryLoad(0, false).then(() => { if (fromUser) $('gallery-title').focus(); });
+      return;
+    }
+    if (listStale) { // an entry was deleted: this page again (the one before, if now empty)
+      listStale = false;
+      galleryLoad(page, false)
+        .then(() => (pageData.length || !page ? null : galleryLoad(page - 1, false)))
+        .then(() => $('gallery-title').focus());
       return;
     }
     // Back from an entry: the same page, focus on the entry that was opened.

@@ -1,7 +1,8 @@
 // Accessibility checks that a machine can make, in the light and the dark colour
 // scheme: every text's contrast against what is behind it (WCAG AA: 4.5:1, 3:1 for
 // large text), a label for every control, the landmarks and live regions, over the
-// states the page goes through (results, an error, a suggestion, the gallery, dialogs).
+// states the page goes through (results, an error, a suggestion, the gallery and its
+// delete confirmation, dialogs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -128,6 +129,9 @@ for (const scheme of ['light', 'dark']) {
     await page.locator('#gallery-list a').first().click();
     await page.locator('#detail-grid figure.card').waitFor();
     await check(page, 'a gallery entry');
+    await page.getByRole('button', { name: 'Delete entry' }).click();
+    await check(page, 'the delete confirmation');
+    await page.getByRole('button', { name: 'Keep it' }).click();
     assertNoProblems(page, [/status of (400|502)/]);
     await page.context().close();
   });

@@ -1,6 +1,7 @@
 // The Gallery view against a gateway of its own (only local-preview, so the entries are
 // exactly the ones made here): pages through more entries than one page holds with the
-// `before` cursor, opens an entry's detail and comes back to where it was.
+// `before` cursor, opens an entry's detail and comes back to where it was, and deletes
+// entries (on a second gateway, so the first keeps its seven).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -13,22 +14,27 @@ const PAGE = 3;
 const prompts = [];
 const EVIL = '<img src=x onerror=alert(1)> in the gallery';
 
+/* Generates with local-preview and waits for the gallery to hold `count` entries (they
+   are recorded after the reply), so that entries are in the order they were made. */
+async function record(g, prompt, count, extra = {}) {
+  const r = await api(g.url, 'POST', '/v1/images/generations', { prompt, model: 'local-preview', ...extra });
+  assert.equal(r.status, 200);
+  for (let t = 0; t < 100; t++) {
+    const list = await api(g.url, 'GET', '/v1/gallery?limit=100');
+    if (list.json.data.length === count) return;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  assert.fail('the gallery never held ' + count + ' entries');
+}
+
 before(async () => {
   launcher = await startLauncher();
   gw = await launcher.gateway();
   // Seven entries (pages of 3, 3 and 1), one of them with markup in its prompt.
   for (let i = 1; i <= 7; i++) {
     const prompt = i === 5 ? EVIL : `gallery entry ${i} of seven, a paper boat`;
-    const r = await api(gw.url, 'POST', '/v1/images/generations',
-      { prompt, model: 'local-preview', ...(i === 2 ? { n: 2 } : {}) });
-    assert.equal(r.status, 200);
+    await record(gw, prompt, i, i === 2 ? { n: 2 } : {});
     prompts.push(prompt);
-    // Entries are recorded after the reply; wait for each so their order is this one.
-    for (let t = 0; t < 100; t++) {
-      const g = await api(gw.url, 'GET', '/v1/gallery?limit=100');
-      if (g.json.data.length === i) break;
-      await new Promise((ok) => setTimeout(ok, 50));
-    }
   }
   browser = await launchBrowser();
 });
@@ -140,6 +146,106 @@ test('an unknown entry shows the gateway\'s error with its remedy', async () => 
   assert.match(await alert.textContent(), /What to do:/);
   assert.match(await alert.textContent(), /IMG_NOT_FOUND/);
   assert.equal(await alert.getByRole('button', { name: 'Retry' }).count(), 1);
+  assertNoProblems(page, [/status of 404/]);
+  await page.context().close();
+});
+
+/* A gateway of its own with n entries (`${text} ${i} of ${n}`, i = 1..n, oldest first)
+   and the page on its gallery, PAGE entries a page. */
+async function galleryOf(n, text) {
+  const g = await launcher.gateway();
+  const made = [];
+  for (let i = 1; i <= n; i++) {
+    made.push(`${text} ${i} of ${n}`);
+    await record(g, made[i - 1], i);
+  }
+  const page = await openPage(browser, g.page + `?limit=${PAGE}#gallery`);
+  await page.locator('#gallery-list li').first().waitFor();
+  return { g, made, page };
+}
+
+test('deletes an entry from its detail, after a confirmation, by keyboard', async () => {
+  const { g, made, page } = await galleryOf(4, 'to delete, a kite');
+  assert.deepEqual(await shown(page), [made[3], made[2], made[1]]);
+
+  // Open the newest; "Delete entry" asks first, and Esc backs out without a request.
+  await page.getByRole('link', { name: new RegExp(made[3]) }).click();
+  await page.locator('#detail-grid figure.card').waitFor();
+  const del = page.getByRole('button', { name: 'Delete entry' });
+  assert.equal(await del.getAttribute('aria-expanded'), 'false');
+  await del.focus();
+  await page.keyboard.press('Enter');
+  assert.equal(await page.isVisible('#detail-confirm'), true);
+  assert.equal(await del.getAttribute('aria-expanded'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'detail-delete-no', 'focus on the safe choice');
+  assert.equal(await page.getByRole('group', { name: /Delete this entry/ }).count(), 1);
+  await screenshot(page, 'gallery-delete-confirm');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#detail-confirm'), false);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'detail-delete');
+  assert.equal(page.requests.filter((r) => r.method === 'DELETE').length, 0);
+
+  // Again, and confirm (Tab from "Keep it" back to "Yes, delete", Space presses it).
+  await page.keyboard.press(' ');
+  await page.keyboard.press('Shift+Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'detail-delete-yes');
+  const answer = page.waitForResponse((r) => r.request().method() === 'DELETE');
+  await page.keyboard.press(' ');
+  const res = await answer;
+  assert.equal(res.status(), 200);
+  const body = await res.json();
+  assert.equal(body.deleted, true);
+  assert.match(res.url(), new RegExp('/v1/gallery/' + body.id + '$'));
+  // Back on the list, reloaded: the entry is gone and the next one moved up.
+  await page.waitForFunction(() => !document.getElementById('gallery-list-view').hidden);
+  await page.waitForFunction((p) => ![...document.querySelectorAll('#gallery-list .entry-prompt')]
+    .some((e) => e.textContent === p), made[3]);
+  assert.deepEqual(await shown(page), [made[2], made[1], made[0]]);
+  await waitLive(page, /^Deleted “to delete, a kite 4 of 4”\. Gallery page 1: 3 entries\.$/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'gallery-title');
+  assert.equal(new URL(page.url()).hash, '#gallery');
+  assert.equal((await api(g.url, 'GET', '/v1/gallery/' + body.id)).status, 404);
+  assert.equal((await api(g.url, 'GET', '/v1/gallery?limit=100')).json.data.length, 3);
+  assert.deepEqual(page.dialogs, [], 'no native dialog');
+  assertNoProblems(page);
+  await page.context().close();
+});
+
+test('the last entry of a page, and a failed delete showing the error and its remedy', async () => {
+  const { g, made, page } = await galleryOf(5, 'page edge, a lantern');
+  await page.getByRole('button', { name: 'Older' }).click();
+  await page.waitForFunction(() => document.getElementById('gallery-page').textContent === 'Page 2');
+  assert.deepEqual(await shown(page), [made[1], made[0]]);
+
+  // Removed elsewhere (another tab) while shown here: the gateway's 404, with its remedy.
+  await page.getByRole('link', { name: new RegExp(made[0]) }).click();
+  await page.locator('#detail-grid figure.card').waitFor();
+  const id = decodeURIComponent(new URL(page.url()).hash.slice('#gallery/'.length));
+  assert.equal((await api(g.url, 'DELETE', '/v1/gallery/' + id)).status, 200);
+  await page.getByRole('button', { name: 'Delete entry' }).click();
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  const alert = page.locator('#detail-error');
+  await alert.locator('.title').waitFor();
+  assert.match(await alert.textContent(), /IMG_NOT_FOUND/);
+  assert.match(await alert.textContent(), /What to do: Reload the gallery/);
+  assert.equal(await page.isVisible('#detail-confirm'), false);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'detail-delete');
+
+  // Back to page 2, reloaded without it; delete the one left there: page 1 is shown.
+  await page.getByRole('link', { name: 'Back to the gallery' }).click();
+  await page.waitForFunction(() => !document.getElementById('gallery-list-view').hidden);
+  await page.waitForFunction(() => document.querySelectorAll('#gallery-list li').length === 1);
+  assert.deepEqual(await shown(page), [made[1]]);
+  await page.getByRole('link', { name: new RegExp(made[1]) }).click();
+  await page.locator('#detail-grid figure.card').waitFor();
+  await page.getByRole('button', { name: 'Delete entry' }).click();
+  await page.getByRole('button', { name: 'Yes, delete' }).click();
+  await page.waitForFunction(() => !document.getElementById('gallery-list-view').hidden
+    && document.getElementById('gallery-page').textContent === 'Page 1');
+  assert.deepEqual(await shown(page), [made[4], made[3], made[2]]);
+  assert.equal(await page.isDisabled('#gallery-older'), true);
+  assert.deepEqual(page.dialogs, [], 'no native dialog');
+  assertOnlyOwnOrigin(page, g.url);
   assertNoProblems(page, [/status of 404/]);
   await page.context().close();
 });

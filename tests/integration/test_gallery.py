@@ -2,10 +2,13 @@
 generations and jobs recorded as entries (after the reply), no-store requests
 left out, newest-first pages with the `before` cursor, `limit` and `before`
 validation, the detail with signed links and parameters, who sees what,
-gallery_enabled = false, the cache turned off, and blobs shared between the
-gallery and the cache surviving `imagegw gallery delete` and cache clearing."""
+gallery_enabled = false, the cache turned off, blobs shared between the
+gallery and the cache surviving `imagegw gallery delete` and cache clearing,
+and DELETE /v1/gallery/{id}: the caller's own entries only (an admin's: any),
+shared blobs kept, hostile ids and other methods answered cleanly."""
 import os
 import time
+import urllib.parse
 
 import pytest
 
@@ -181,17 +184,24 @@ def test_unknown_entry_is_404(gw, path):
     assert_error(gw.get(path), "IMG_NOT_FOUND")
 
 
-def test_who_sees_what(make_gateway, mock):
-    g = make_gateway(settings(mock, api_key="adm-gal-secret"))
+def two_keys_three_entries(make_gateway, mock, admin_key):
+    """A gateway with an admin key and client keys alice and bob; alice has made
+    two entries, bob one (in that order).  Returns it, the keys' headers by name
+    and the admin's."""
+    g = make_gateway(settings(mock, api_key=admin_key))
     keys = {}
     for name in ("alice", "bob"):
         out = run_cli(g, "key", "create", "--name", name)
         keys[name] = {"Authorization": f"Bearer {out.stdout.strip()}"}
-    admin = {"Authorization": "Bearer adm-gal-secret"}
-    for who in ("alice", "alice", "bob"):
+    for i, who in enumerate(("alice", "alice", "bob")):
         r = g.generate(prompt=unique_prompt(who), model="local-preview", headers=keys[who])
         assert r.status == 200, r
-    assert wait_entries(g, 3) == 3
+        assert wait_entries(g, i + 1) == i + 1
+    return g, keys, {"Authorization": f"Bearer {admin_key}"}
+
+
+def test_who_sees_what(make_gateway, mock):
+    g, keys, admin = two_keys_three_entries(make_gateway, mock, "adm-gal-secret")
     alice = g.get("/v1/gallery", keys["alice"]).json()["data"]
     bob = g.get("/v1/gallery", keys["bob"]).json()["data"]
     assert len(alice) == 2 and len(bob) == 1
@@ -213,7 +223,10 @@ def test_gallery_turned_off(make_gateway, mock):
     assert entries(g) == 0
     assert cli_lines(g, "gallery", "list") == ["no gallery entries"]
     assert_error(g.get("/v1/gallery"), "IMG_NOT_FOUND")
-    assert_error(g.get("/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV"), "IMG_NOT_FOUND")
+    off = assert_error(g.get("/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV"), "IMG_NOT_FOUND")
+    gone = assert_error(g.request("DELETE", "/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+                        "IMG_NOT_FOUND")
+    assert gone["message"] == off["message"] and "gallery_enabled" in gone["remedy"]
 
 
 def test_without_a_cache_the_gallery_keeps_its_own_files(make_gateway, mock):
@@ -231,26 +244,41 @@ def test_without_a_cache_the_gallery_keeps_its_own_files(make_gateway, mock):
     assert db_rows(g, "SELECT count(*) FROM cache_entries")[0][0] == 0
 
 
+class Shared:
+    """Two entries and a cache row naming one file: the admin generated, then
+    bob asked the same (a cache hit that is in no gallery of bob's yet, so it
+    is recorded).  first, second: the admin's and bob's entries (list items);
+    path: the file."""
+
+    def __init__(self, make_gateway, mock, admin_key, text):
+        self.g = g = make_gateway(settings(mock, api_key=admin_key))
+        self.admin = {"Authorization": f"Bearer {admin_key}"}
+        out = run_cli(g, "key", "create", "--name", "bob")
+        self.bob = {"Authorization": f"Bearer {out.stdout.strip()}"}
+        self.prompt = unique_prompt(text)
+        assert g.generate(prompt=self.prompt, headers=self.admin).status == 200
+        assert wait_entries(g, 1) == 1
+        self.first = newest(g, self.admin)
+        self.path = blob_file(g, self.first["preview_url"])
+        assert os.path.exists(self.path)
+        r = g.generate(prompt=self.prompt, headers=self.bob)
+        assert r.header("x-imagegw-cache") == "hit", r
+        assert wait_entries(g, 2) == 2
+        self.second = newest(g, self.bob)  # the admin sees both: this is the newest
+        assert self.second["id"] != self.first["id"]
+        assert blob_file(g, self.second["preview_url"]) == self.path
+
+
 def test_repeats_are_not_copied_and_delete_keeps_shared_blobs(make_gateway, mock):
-    g = make_gateway(settings(mock, api_key="adm-del"))
-    admin = {"Authorization": "Bearer adm-del"}
-    bob = {"Authorization": "Bearer " + run_cli(g, "key", "create", "--name", "bob").stdout.strip()}
-    prompt = unique_prompt("shared bytes")
-    assert g.generate(prompt=prompt, headers=admin).status == 200
-    assert wait_entries(g, 1) == 1
-    first = newest(g, admin)
-    path = blob_file(g, first["preview_url"])
-    assert os.path.exists(path)
+    sh = Shared(make_gateway, mock, "adm-del", "shared bytes")
+    g, admin, bob, prompt = sh.g, sh.admin, sh.bob, sh.prompt
+    first, second, path = sh.first, sh.second, sh.path
     # The same request again: a cache hit whose image is in the caller's
-    # gallery already adds no copy...
+    # gallery already adds no copy (bob's hit, in nobody's gallery of his own
+    # yet, was recorded).
     assert g.generate(prompt=prompt, headers=admin).header("x-imagegw-cache") == "hit"
     time.sleep(0.3)
-    assert entries(g) == 1
-    # ... but another key's hit is in nobody's gallery of its own yet.
-    assert g.generate(prompt=prompt, headers=bob).header("x-imagegw-cache") == "hit"
-    assert wait_entries(g, 2) == 2
-    second = newest(g, bob)
-    assert blob_file(g, second["preview_url"]) == path
+    assert entries(g) == 2
 
     # Deleting one entry: the cache row and the other entry still use the file.
     out = run_cli(g, "gallery", "delete", first["id"])
@@ -311,3 +339,176 @@ def test_gallery_max_entries_drops_the_oldest(make_gateway, mock):
     assert [e["prompt"].split()[1] for e in data] == ["4", "3", "2"]
     lines = cli_lines(g, "gallery", "list")
     assert len(lines) == 3 and all(GAL_ID.match(l.split()[0]) for l in lines)
+
+
+# ---- DELETE /v1/gallery/{id} ------------------------------------------------------
+
+
+def delete(g, entry_id, headers=None):
+    return g.request("DELETE", f"/v1/gallery/{entry_id}", headers=headers)
+
+
+def ids(g, headers=None):
+    r = g.get("/v1/gallery?limit=100", headers)
+    assert r.status == 200, r
+    return [e["id"] for e in r.json()["data"]]
+
+
+def test_delete_own_entries_only_and_admin_any(make_gateway, mock):
+    g, keys, admin = two_keys_three_entries(make_gateway, mock, "adm-gal-del")
+    alice, bob = ids(g, keys["alice"]), ids(g, keys["bob"])
+    assert len(alice) == 2 and len(bob) == 1
+
+    # Another key's entry is as missing as one that never was, and stays.
+    theirs = assert_error(delete(g, alice[0], keys["bob"]), "IMG_NOT_FOUND")
+    never = assert_error(delete(g, "gal_01ARZ3NDEKTSV4RRFFQ69G5FAV", keys["bob"]),
+                         "IMG_NOT_FOUND")
+    assert theirs["message"] == never["message"]
+    assert ids(g, keys["alice"]) == alice
+    assert g.get(f"/v1/gallery/{alice[0]}", keys["alice"]).status == 200
+    assert_error(delete(g, alice[0]), "IMG_UNAUTHORIZED")
+    assert_error(delete(g, alice[0], {"Authorization": "Bearer igw_nope"}), "IMG_UNAUTHORIZED")
+    assert entries(g) == 3
+
+    # The owner deletes: gone from the list and the detail, and a second try is 404.
+    r = delete(g, alice[0], keys["alice"])
+    assert r.status == 200, r
+    assert r.json() == {"id": alice[0], "object": "gallery.deleted", "deleted": True}
+    assert r.header("content-type").startswith("application/json")
+    assert r.header("cache-control") == "no-store" and r.header("x-request-id")
+    assert ids(g, keys["alice"]) == alice[1:]
+    assert_error(g.get(f"/v1/gallery/{alice[0]}", keys["alice"]), "IMG_NOT_FOUND")
+    assert_error(g.get(f"/v1/gallery/{alice[0]}", admin), "IMG_NOT_FOUND")
+    assert_error(delete(g, alice[0], keys["alice"]), "IMG_NOT_FOUND")
+    assert entries(g) == 2
+    logged = g.wait_log(lambda e: e.get("event") == "request" and e.get("method") == "DELETE"
+                        and e.get("status") == 200)
+    assert logged and logged[0]["route"] == "/v1/gallery/*", logged
+
+    # An admin deletes anyone's.
+    assert delete(g, bob[0], admin).status == 200
+    assert ids(g, keys["bob"]) == [] and ids(g, admin) == alice[1:]
+    assert entries(g) == 1
+
+
+def test_anonymous_callers_delete_anonymous_entries(gw):
+    before = entries(gw)
+    assert gw.generate(prompt=unique_prompt("anon delete"), model="local-preview").status == 200
+    assert wait_entries(gw, before + 1) == before + 1
+    item = newest(gw)
+    assert delete(gw, item["id"]).status == 200
+    assert item["id"] not in ids(gw)
+    assert entries(gw) == before
+
+
+def test_delete_keeps_images_others_use(make_gateway, mock):
+    """A blob named by another entry, or by a cache row, stays on disk when an
+    entry that shows it is deleted over HTTP; it goes with the last reference."""
+    sh = Shared(make_gateway, mock, "adm-shared", "shared by two entries and the cache")
+    g, admin, bob, prompt = sh.g, sh.admin, sh.bob, sh.prompt
+    mine, his, path = sh.first, sh.second, sh.path
+
+    # Bob's entry goes: the admin's entry and the cache row still use the file.
+    assert delete(g, his["id"], bob).status == 200
+    assert os.path.exists(path)
+    assert fetch_url(g, g.get(f"/v1/gallery/{mine['id']}", admin).json()["images"][0]["url"]
+                     ).body.startswith(PNG)
+    # The admin's entry goes: the cache row alone keeps it.
+    assert delete(g, mine["id"], admin).status == 200
+    assert entries(g) == 0 and os.path.exists(path)
+    blob = mine["preview_url"].split("/v1/files/")[1][:64]
+    assert db_rows(g, "SELECT count(*) FROM cache_entries WHERE blob = ?", blob)[0][0] == 1
+    r = g.generate(prompt=prompt, headers=admin, response_format="url")
+    assert r.header("x-imagegw-cache") == "hit"
+    assert fetch_url(g, r.json()["data"][0]["url"]).body.startswith(PNG)
+    # Nothing is left that names it once the cache is emptied and the entry that
+    # last hit re-recorded is deleted too.
+    assert wait_entries(g, 1) == 1
+    assert delete(g, newest(g, admin)["id"], admin).status == 200
+    assert os.path.exists(path)
+    assert g.request("DELETE", "/v1/cache", headers=admin).status == 200
+    assert not os.path.exists(path)
+    assert db_rows(g, "SELECT count(*) FROM cache_blobs")[0][0] == 0
+
+
+def test_delete_keeps_a_jobs_images(make_gateway, mock):
+    """Without a cache, a job's images are named by its results and its gallery
+    entry: deleting the entry leaves the job's links working."""
+    g = make_gateway(settings(mock, cache_backend="none"))
+    job = wait_job(g, create_job(g, prompt=unique_prompt("a job to keep"),
+                                 models=["local-preview", "local-preview-16x9"]).json()["id"])
+    assert job["status"] == "completed"
+    assert entries(g) == 1
+    item = newest(g)
+    assert item["job_id"] == job["id"]
+    assert delete(g, item["id"]).status == 200
+    assert entries(g) == 0
+    again = g.get(f"/v1/jobs/{job['id']}").json()
+    for res in again["results"]:
+        assert os.path.exists(blob_file(g, res["url"]))
+        assert fetch_url(g, res["url"]).body.startswith(PNG)
+
+
+HOSTILE_IDS = [
+    "nothing", "gal_", "gal_01ARZ3NDEKTSV4RRFFQ69G5FA", "gal_01ARZ3NDEKTSV4RRFFQ69G5FAVX",
+    "gal_01arz3ndektsv4rrffq69g5fav", "gal_81ARZ3NDEKTSV4RRFFQ69G5FAV",
+    "job_01ARZ3NDEKTSV4RRFFQ69G5FAV", "gal_" + "0" * 3000,
+    urllib.parse.quote("gal_' OR '1'='1", safe=""),
+    urllib.parse.quote("gal_01ARZ3NDEKTSV4RRFFQ69G5FAV' OR 1=1; --", safe=""),
+    urllib.parse.quote('"; DELETE FROM gallery_entries; --', safe=""),
+    urllib.parse.quote("%", safe=""), "gal_01ARZ3NDEKTSV4RRFFQ69G5FA%25",
+]
+
+
+@pytest.mark.parametrize("entry_id", HOSTILE_IDS)
+def test_delete_with_a_bad_id_is_404(gw, entry_id):
+    before = entries(gw)
+    if before == 0:
+        assert gw.generate(prompt=unique_prompt("bystander"), model="local-preview").status == 200
+        before = wait_entries(gw, 1)
+    assert_error(delete(gw, entry_id), "IMG_NOT_FOUND")
+    assert entries(gw) == before
+    assert gw.get("/v1/gallery?limit=1").status == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/gallery/../gallery", "/v1/gallery/../files", "/v1/gallery/%2E%2E/cache",
+    "/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV/../../cache",
+    "/v1/gallery/..%2F..%2Fvar%2Fimagegw.db", "/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV%2F..%2F..",
+    "/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV%00", "/v1/gallery/%00",
+    "/v1/gallery/gal_01ARZ3NDEKTSV4RRFFQ69G5FAV%2Fx",  # Apache: its own 404 for %2F
+])
+def test_delete_on_a_path_that_leaves_the_gallery_deletes_nothing(gw, path):
+    """The web server resolves the dots (and refuses a NUL) first: what is left
+    is another route (405; the admin-only cache: 403 on this keyless gateway),
+    no route (404), or a path the web server answers itself (400, 404)."""
+    before = entries(gw)
+    r = gw.request("DELETE", path)
+    assert r.status in (400, 403, 404, 405), r
+    if r.header("x-request-id"):
+        assert r.json()["error"]["code"] in ("IMG_NOT_FOUND", "IMG_METHOD_NOT_ALLOWED",
+                                             "IMG_FORBIDDEN")
+    assert entries(gw) == before
+    assert gw.get("/healthz").status == 200
+
+
+def test_other_methods_are_405_with_allow(gw):
+    before = entries(gw)
+    if before == 0:
+        assert gw.generate(prompt=unique_prompt("methods"), model="local-preview").status == 200
+        wait_entries(gw, 1)
+    entry = newest(gw)["id"]
+    for method in ("PUT", "POST", "PATCH"):
+        r = gw.request(method, f"/v1/gallery/{entry}", body=b"{}",
+                       headers={"Content-Type": "application/json"})
+        assert r.status == 405, r
+        assert r.header("allow") == "GET, HEAD, DELETE", r.headers
+        assert r.json()["error"]["code"] == "IMG_METHOD_NOT_ALLOWED"
+    r = gw.request("DELETE", "/v1/gallery")
+    assert r.status == 405 and r.header("allow") == "GET, HEAD", r
+    assert r.json()["error"]["code"] == "IMG_METHOD_NOT_ALLOWED"
+    # GET and HEAD on the same path keep working.
+    assert gw.get(f"/v1/gallery/{entry}").status == 200
+    h = gw.request("HEAD", f"/v1/gallery/{entry}")
+    assert h.status == 200 and h.body == b""
+    assert entry in ids(gw)

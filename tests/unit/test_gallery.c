@@ -308,7 +308,7 @@ TEST(eviction_keeps_gallery_blobs_and_does_not_count_them)
 	CHECK_INT(gallery_get(db, gid, &e), 1);
 	CHECK_STR(e.images[0].image.blob, a.pr.items[0].entry.blob);
 	gallery_entry_free(&e);
-	CHECK_INT(gallery_delete(&cfg, db, gid), 1);
+	CHECK_INT(gallery_delete(&cfg, db, gid, NULL), 1);
 	CHECK(!file_exists(a.pr.items[0].entry.blob));
 	CHECK_INT(sql_int("SELECT count(*) FROM cache_blobs"), 2);
 	shot_free(&a);
@@ -330,16 +330,41 @@ TEST(delete_keeps_blobs_others_use)
 	add(&s, "anon", one);
 	add(&s, "anon", two);
 	CHECK_INT(sql_int("SELECT count(*) FROM cache_blobs"), 1);
-	CHECK_INT(gallery_delete(&cfg, db, one), 1);
+	CHECK_INT(gallery_delete(&cfg, db, one, NULL), 1);
 	CHECK(file_exists(blob)); /* the cache entry and the other entry use it */
-	CHECK_INT(gallery_delete(&cfg, db, one), 0);
+	CHECK_INT(gallery_delete(&cfg, db, one, NULL), 0);
 	CHECK_INT(cache_clear(&cfg, db), 1);
 	CHECK(file_exists(blob)); /* the other entry still does */
 	CHECK_INT(cache_purge(&cfg, db), 0);
 	CHECK(file_exists(blob));
-	CHECK_INT(gallery_delete(&cfg, db, two), 1);
+	CHECK_INT(gallery_delete(&cfg, db, two, NULL), 1);
 	CHECK(!file_exists(blob));
 	CHECK_INT(sql_int("SELECT count(*) FROM cache_blobs"), 0);
+	shot_free(&s);
+	done();
+}
+
+/* DELETE /v1/gallery/{id}: a caller deletes its own entries only (the
+ * owner is part of the delete); NULL (an admin, the CLI) deletes any. */
+TEST(delete_by_owner_only)
+{
+	if (fresh() != 0)
+		return;
+	struct shot s;
+	shot_make(&s, "owned", 0, 22);
+	char mine[GALLERY_ID_MAX], theirs[GALLERY_ID_MAX];
+	add(&s, "key:1", mine);
+	add(&s, "key:2", theirs);
+	CHECK_INT(gallery_delete(&cfg, db, theirs, "key:1"), 0);
+	CHECK_INT(gallery_delete(&cfg, db, theirs, "anon"), 0);
+	CHECK_INT(sql_int("SELECT count(*) FROM gallery_entries"), 2);
+	CHECK_INT(gallery_delete(&cfg, db, mine, "key:1"), 1);
+	CHECK_INT(gallery_delete(&cfg, db, mine, "key:1"), 0);
+	/* The statement is kept between calls: an owner bound before must not
+	 * stick to a call without one. */
+	CHECK_INT(gallery_delete(&cfg, db, theirs, NULL), 1);
+	CHECK_INT(sql_int("SELECT count(*) FROM gallery_entries"), 0);
+	CHECK_INT(sql_int("SELECT count(*) FROM gallery_images"), 0);
 	shot_free(&s);
 	done();
 }
@@ -444,7 +469,7 @@ TEST(max_size_drops_the_oldest_and_stats_tell_kept_from_cached)
 	CHECK_INT(st.blobs, 0); /* the cached one is the gallery's as well */
 	CHECK_INT(st.bytes, 0);
 	/* Its entry deleted, the cache's file counts as the cache's. */
-	CHECK_INT(gallery_delete(&cfg, db, ids[3]), 1);
+	CHECK_INT(gallery_delete(&cfg, db, ids[3], NULL), 1);
 	CHECK_INT(cache_stats_get(&cfg, db, &st), 0);
 	CHECK_INT(st.blobs, 1);
 	CHECK_INT(st.bytes, 400000);
@@ -461,6 +486,7 @@ int main(void)
 	RUN(repeated_hits_are_not_copied);
 	RUN(eviction_keeps_gallery_blobs_and_does_not_count_them);
 	RUN(delete_keeps_blobs_others_use);
+	RUN(delete_by_owner_only);
 	RUN(entry_survives_its_cache_entry_vanishing_before_it_is_recorded);
 	RUN(cache_off_gallery_writes_its_own_blob);
 	RUN(max_entries_drops_the_oldest);
