@@ -32,6 +32,8 @@
 #define ENHANCE_MAX_RESPONSE (1L << 20)
 /* Vertex accounts that cannot get a token passed over before giving up. */
 #define ENHANCE_MAX_SKIPS 2
+/* Accounts tried after one the pool cooled or disabled (429, a rejected key). */
+#define ENHANCE_MAX_ROTATIONS 2
 
 /* What the text model is asked to do (sent as systemInstruction). */
 static const char system_instruction[] =
@@ -434,10 +436,11 @@ out:
 }
 
 /* Turns the finished call into the text (in res->text) or an error (in
- * res->err), and tells the pool how the key fared. */
-static void classify(const struct config *cfg, struct sqlite3 *db, const struct pool_key *k,
-		     struct upstream_xfer *x, struct enhance_result *res, char *finish,
-		     size_t finish_len)
+ * res->err), tells the pool how the key fared, and passes on the pool's
+ * advice (POOL_DONE after an answer). */
+static enum pool_step classify(const struct config *cfg, struct sqlite3 *db,
+			       const struct pool_key *k, struct upstream_xfer *x,
+			       struct enhance_result *res, char *finish, size_t finish_len)
 {
 	struct img_error *e = &res->err;
 	res->upstream_status = (int)x->status;
@@ -449,10 +452,9 @@ static void classify(const struct config *cfg, struct sqlite3 *db, const struct 
 					&res->text, finish, finish_len, e) != IMG_OK)
 			buf_reset(&res->text);
 		snprintf(e->finish_reason, sizeof e->finish_reason, "%s", finish);
-		return;
+		return POOL_DONE;
 	}
-	/* One call only: the pool's verdict updates the key; no retry here. */
-	pool_judge(cfg, db, k, x, e);
+	return pool_judge(cfg, db, k, x, e);
 }
 
 static void log_call(const char *request_id, const char *model, const struct pool_key *k,
@@ -551,7 +553,7 @@ static int call_model(const struct config *cfg, struct sqlite3 *db, const char *
 	struct upstream_xfer x;
 	memset(&x, 0, sizeof x);
 	char finish[40];
-	int retry_after = 0, skips = 0, served = 0;
+	int retry_after = 0, skips = 0, rotations = 0, served = 0;
 	long reauthed = 0; /* the Vertex account whose token was refreshed after a 401 */
 	enum img_err rc = pool_take_first(cfg, db, order, 0, 0, &k, &retry_after);
 	for (int attempt = 0; rc == IMG_OK; attempt++) {
@@ -572,7 +574,7 @@ static int call_model(const struct config *cfg, struct sqlite3 *db, const char *
 			memset(k.secret, 0, sizeof k.secret);
 			continue;
 		}
-		classify(cfg, db, &k, &x, res, finish, sizeof finish);
+		enum pool_step step = classify(cfg, db, &k, &x, res, finish, sizeof finish);
 		metrics_upstream(k.provider, &x, res->err.code, 0);
 		if (res->err.code == IMG_OK) {
 			/* A rewrite the gateway would refuse to generate from is no help. */
@@ -586,7 +588,14 @@ static int call_model(const struct config *cfg, struct sqlite3 *db, const char *
 		log_call(request_id, model, &k, attempt, &x, res, finish);
 		served = res->err.code == IMG_OK;
 		res->fallback = !served;
-		goto out;
+		/* A key the pool has just cooled or disabled (429, rejected) is
+		 * the key's fault, not the request's: the next account may serve.
+		 * Anything slower to fail (5xx, timeouts) is not retried. */
+		if (served || step != POOL_ROTATE || rotations++ >= ENHANCE_MAX_ROTATIONS)
+			goto out;
+		memset(k.secret, 0, sizeof k.secret);
+		if (pool_take_first(cfg, db, order, 0, k.id, &k, &retry_after) != IMG_OK)
+			goto out; /* none left: the fallback, with this call's error */
 	}
 	/* No key at all is the offline configuration; accounts that are all
 	 * cooling down, disabled or without a token are an upstream failure. */

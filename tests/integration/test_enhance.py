@@ -331,24 +331,44 @@ def test_vertex_serves_when_the_gemini_key_cannot(make_gateway, mock, tmp_path, 
                                                   verdict):
     g = make_gateway(settings(mock, gemini_api_keys=gemini_key))
     add(g, "v1", service_account(tmp_path, mock, "v1"))
-    # The Gemini key comes first and fails: this call falls back (it is not
-    # retried), and the pool learns the key's state.
-    r = enhance(g, {"prompt": "a mountain hut"})
-    assert r.status == 200 and r.json()["fallback"] is True, r
-    assert [c["path"].startswith("/v1beta/models/") for c in mock.requests()] == [True]
-    enabled, cooldown, last_error = accounts(g)["gemini-env-1"]
-    assert verdict in last_error
-    assert (enabled == 1 and cooldown > time.time()) if verdict == "RESOURCE_EXHAUSTED" \
-        else enabled == 0
-    # Now the key is passed over and the Vertex account serves the rewrite.
-    mock.reset()
+    # The Gemini key comes first and fails: the pool learns the key's state
+    # and the same request moves on to the Vertex account.
     prompt = unique_prompt("a mountain hut")
     r = enhance(g, {"prompt": prompt})
     assert r.status == 200, r
     assert r.json()["fallback"] is False and r.json()["model"] == TEXT_MODEL, r
     assert r.json()["enhanced_prompt"] == enhanced_by_mock(prompt)
-    assert [c["path"] for c in mock.requests()] == [VERTEX_TEXT_PATH]
+    assert [c["path"] for c in mock.requests()][1:] == [VERTEX_TEXT_PATH]
+    assert mock.requests()[0]["path"].startswith("/v1beta/models/")
+    assert [(e["provider"], e["account"], e["retry_count"]) for e in upstream_events(g, r)] == \
+        [("gemini", "gemini-env-1", 0), ("vertex", "v1", 1)]
+    enabled, cooldown, last_error = accounts(g)["gemini-env-1"]
+    assert verdict in last_error
+    assert (enabled == 1 and cooldown > time.time()) if verdict == "RESOURCE_EXHAUSTED" \
+        else enabled == 0
+    # Later calls pass the key over and go straight to Vertex.  (No
+    # mock.reset() here: it would forget the tokens it issued.)
+    n0 = len(mock.requests())
+    prompt = unique_prompt("a mountain hut")
+    r = enhance(g, {"prompt": prompt})
+    assert r.status == 200 and r.json()["fallback"] is False, r
+    assert [c["path"] for c in mock.requests()[n0:]] == [VERTEX_TEXT_PATH]
     assert [(e["provider"], e["account"]) for e in upstream_events(g, r)] == [("vertex", "v1")]
+
+
+def test_a_cooling_gemini_key_hands_over_to_the_next(make_gateway, mock):
+    """429 on the first key: the second key serves the same request; a 503
+    is not retried (the rewrite is optional and must not hold the page)."""
+    g = make_gateway(settings(mock, gemini_api_keys="quota-key-1,good-key-2"))
+    prompt = unique_prompt("a harbour")
+    r = enhance(g, {"prompt": prompt})
+    assert r.status == 200 and r.json()["fallback"] is False, r
+    assert r.json()["enhanced_prompt"] == enhanced_by_mock(prompt)
+    assert [e["account"] for e in upstream_events(g, r)] == ["gemini-env-1", "gemini-env-2"]
+    mock.reset()
+    r = enhance(g, {"prompt": unique_prompt("a harbour", "mock:status=503")})
+    assert r.status == 200 and r.json()["fallback"] is True, r
+    assert mock.count() == 1
 
 
 def test_vertex_first_when_gemini_providers_says_so(make_gateway, mock, tmp_path):
