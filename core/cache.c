@@ -224,17 +224,19 @@ static void drop_blob(const struct config *cfg, sqlite3 *db, const char *hash, c
 #define BOOKKEEPING_PATIENCE_MS 200
 #define STORE_PATIENCE_MS	1000
 
-/* Counts a miss, best effort.  Returns 0 (a miss), or -1 when the database
- * is too busy to write: the caller then leaves the cache alone. */
+/* Counts a miss, best effort, and returns 0 (a miss).  A database too busy
+ * to take the count (another process holding the write lock past
+ * BOOKKEEPING_PATIENCE_MS, as a responder starting up may) loses the count,
+ * not the cache: the image is still stored after the reply, with the
+ * store's own patience. */
 static int count_miss(sqlite3 *db)
 {
 	db_set_patience(db, BOOKKEEPING_PATIENCE_MS);
 	int rc = db_counter_add(db, "cache_misses", 1);
 	db_set_patience(db, -1);
-	if (rc != 0) {
-		log_msg(LOG_WARN, "cache index busy (%s): going on uncached", sqlite3_errmsg(db));
-		return -1;
-	}
+	if (rc != 0)
+		log_msg(LOG_WARN, "cache index busy (%s): this miss is not counted",
+			sqlite3_errmsg(db));
 	return 0;
 }
 

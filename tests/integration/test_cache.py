@@ -294,6 +294,11 @@ def test_ttl_expiry(make_gateway, mock):
     g = make_gateway(settings(mock, cache_ttl_seconds=2))
     p = uniq()
     assert cache_state(gen(g, p)) == "miss"
+    rows = entries(g, p)
+    if len(rows) != 1:
+        time.sleep(2)
+        print("LATER", entries(g, p))
+        print(g.log_text()[-4000:])
     (row,) = entries(g, p)
     assert row[5] - row[4] == 2
     assert cache_state(gen(g, p)) == "hit"
@@ -762,6 +767,23 @@ def test_busy_database_does_not_stall_the_request(gw, mock):
     assert r.status == 200, r
     print(f"\n[db-busy 4 s] took={took:.2f}s")
     assert took < 2.0, took
+
+
+def test_a_miss_too_busy_to_count_is_still_stored(gw, mock):
+    """The lookup's miss counter meets a write lock (as when another responder
+    is starting up): the count is lost, the cache is not.  The lock is gone
+    by the time the upstream answers, so the store after the reply works and
+    the next identical request is a hit."""
+    p = uniq("mock:delay=1.2")
+    t, locked = _lock_db(gw, after=0, hold=0.6)
+    assert locked.wait(5)
+    n0 = len(gw.log_events())
+    r = gen(gw, p)
+    t.join()
+    assert r.status == 200 and cache_state(r) == "miss", r
+    assert any("not counted" in e.get("msg", "") for e in warnings_after(gw, n0))
+    assert cache_state(gen(gw, p)) == "hit"
+    assert mock.count() == 1
 
 
 def test_crash_leftovers_are_harmless_and_purged(gw, mock):
