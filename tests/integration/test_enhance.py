@@ -241,11 +241,12 @@ def test_slow_upstream_times_out_into_the_fallback(make_gateway, mock):
     g = make_gateway({"gemini_base_url": mock.url, "gemini_api_key": "test-key-1",
                       "upstream_timeout_seconds": 1})
     t0 = time.time()
-    r = enhance(g, {"prompt": "a slow river mock:delay=3"})
+    r = enhance(g, {"prompt": "a slow river mock:delay=6"})
     took = time.time() - t0
     assert r.status == 200, r
     assert r.json()["fallback"] is True and r.json()["model"] == "offline"
-    assert took < 2.8, took
+    # the 1 s timeout, not the mock's 6 s (room for a slow machine or valgrind)
+    assert took < 4.5, took
     up = upstream_events(g, r)
     assert len(up) == 1 and up[0]["error_code"] == "IMG_UPSTREAM_TIMEOUT", up
 
