@@ -161,7 +161,8 @@ valgrind: $(BUILD)/imagegw
 		tests/integration/test_basics.py tests/integration/test_upstream_failures.py \
 		tests/integration/test_files.py tests/integration/test_cache.py \
 		tests/integration/test_jobs.py tests/integration/test_openai.py \
-		tests/integration/test_vertex.py \
+		tests/integration/test_vertex.py tests/integration/test_edits.py \
+		tests/integration/test_gallery.py tests/integration/test_enhance.py \
 		-k "not slow_reply_times_out and not busy and not held_back and not collapse \
 		    and not public_base_url and not unwritable"
 # (the deselected tests depend on wall-clock time: under valgrind, 20-50 times slower,
