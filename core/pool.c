@@ -243,7 +243,8 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 			sqlite3_errmsg(db));
 	sqlite3_stmt *pick = db_stmt(
 		db,
-		"SELECT a.id, a.label, a.source, a.secret, a.ref FROM accounts a "
+		"SELECT a.id, a.label, a.source, a.secret, a.ref, a.consecutive_failures "
+		"FROM accounts a "
 		"LEFT JOIN account_usage m ON m.account_id = a.id AND m.window = :minute "
 		"LEFT JOIN account_usage d ON d.account_id = a.id AND d.window = :day "
 		"WHERE a.provider = :provider AND a.enabled = 1 AND a.cooldown_until <= :now "
@@ -284,6 +285,7 @@ enum img_err pool_take(const struct config *cfg, sqlite3 *db, const char *provid
 		k->id = (long)sqlite3_column_int64(pick, 0);
 		snprintf(k->label, sizeof k->label, "%s",
 			 (const char *)sqlite3_column_text(pick, 1));
+		k->failures = sqlite3_column_int(pick, 5);
 		found = 1;
 	}
 	sqlite3_reset(pick);
@@ -366,6 +368,11 @@ static void outcome(sqlite3 *db, const struct pool_key *k, const char *sql, long
 
 void pool_ok(sqlite3 *db, const struct pool_key *k)
 {
+	/* Most calls succeed after a success: no write transaction for them.
+	 * (A retry takes its key again, so it sees the count its failed
+	 * attempt left.) */
+	if (k->failures == 0)
+		return;
 	outcome(db, k, "UPDATE accounts SET consecutive_failures = 0 WHERE id = :id", 0, NULL);
 }
 

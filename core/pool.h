@@ -20,6 +20,7 @@ struct pool_key {
 	/* The API key; for vertex accounts the caller fills in the access token
 	 * (vertex_authorize), pool_take leaves it empty. */
 	char secret[2048];
+	int failures; /* consecutive_failures when taken: pool_ok has nothing to reset at 0 */
 };
 
 /* Brings the environment's keys into the pool: gemini_api_key /

@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import time
 
-from conftest import BIN, assert_error
+from conftest import BIN, assert_error, unique_prompt
 from conftest import run_cli as cli
 
 
@@ -157,3 +157,31 @@ def test_account_cli_errors(make_gateway, mock):
     assert cli(g, "account", "remove", "gemini-env-1").returncode != 0  # env keys stay
     db_mode = os.stat(os.path.join(g.dir, "var", "imagegw.db")).st_mode & 0o777
     assert db_mode == 0o600
+
+
+def failures(g, label):
+    db = sqlite3.connect(os.path.join(g.dir, "var", "imagegw.db"))
+    try:
+        return db.execute("SELECT consecutive_failures FROM accounts WHERE label = ?",
+                          (label,)).fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_consecutive_failures_count_and_reset(make_gateway, mock):
+    """A 503 counts against the key; the retry's success, with the same key,
+    puts the count back to 0 (a success after a success writes nothing)."""
+    g = make_gateway(settings(mock, ["test-key-1"]))
+    assert g.generate(prompt=unique_prompt("steady")).status == 200
+    assert failures(g, "gemini-env-1") == 0
+    r = g.generate(prompt=unique_prompt("flaky", "mock:fail=503x1"))
+    assert r.status == 200, r
+    assert mock.count() == 3  # the first call, the 503, its retry
+    assert failures(g, "gemini-env-1") == 0
+    # two failed requests in a row (every retry fails too) leave a count
+    for _ in range(2):
+        r = g.generate(prompt=unique_prompt("down", "mock:status=503"))
+        assert r.status >= 500, r
+    assert failures(g, "gemini-env-1") >= 2
+    assert g.generate(prompt=unique_prompt("back")).status == 200
+    assert failures(g, "gemini-env-1") == 0
