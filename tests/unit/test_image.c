@@ -360,14 +360,19 @@ static void png_chunk(struct buf *b, const char *type, size_t len)
 	put_be32(b, 0x12345678);
 }
 
-/* image_png_has_alpha on an exact-size heap copy, so ASan sees any overread. */
-static int alpha_of(const struct buf *b, size_t n)
+/* fn(b->data, n) on an exact-size heap copy, so ASan sees any overread. */
+static int on_copy(int (*fn)(const void *, size_t), const struct buf *b, size_t n)
 {
 	unsigned char *copy = xmalloc(n ? n : 1);
 	memcpy(copy, b->data, n);
-	int rc = image_png_has_alpha(copy, n);
+	int rc = fn(copy, n);
 	free(copy);
 	return rc;
+}
+
+static int alpha_of(const struct buf *b, size_t n)
+{
+	return on_copy(image_png_has_alpha, b, n);
 }
 
 TEST(png_alpha)
@@ -450,14 +455,9 @@ static void jpeg_exif(struct buf *b, int little, unsigned type, unsigned value)
 	buf_append(b, t, sizeof t);
 }
 
-/* image_orientation on an exact-size heap copy. */
 static int orientation_of(const struct buf *b, size_t n)
 {
-	unsigned char *copy = xmalloc(n ? n : 1);
-	memcpy(copy, b->data, n);
-	int rc = image_orientation(copy, n);
-	free(copy);
-	return rc;
+	return on_copy(image_orientation, b, n);
 }
 
 TEST(jpeg_exif_orientation)
