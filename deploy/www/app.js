@@ -1,7 +1,8 @@
 /* imagegw web page logic (SPEC 10, docs/usage.md). Talks only to this gateway, at URLs
    relative to the page's own directory, so it works under any base_path:
      GET healthz, GET v1/models, POST v1/images/generations (one model),
-     POST v1/jobs + GET v1/jobs/{id} (several models), POST v1/prompts/enhance,
+     POST v1/jobs + GET v1/jobs/{id} (several models), POST v1/images/edits (images
+     attached: multipart, one request per model), POST v1/prompts/enhance,
      GET v1/gallery?limit=&before=, GET and DELETE v1/gallery/{id}.
    Text from the user or the server (prompts, errors) is only ever written with
    textContent / text nodes, never parsed as HTML. The API key lives in sessionStorage;
@@ -104,14 +105,15 @@
     const headers = {};
     const k = keyEl.value.trim();
     if (k) headers.Authorization = 'Bearer ' + k;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const form = body instanceof FormData;
+    if (body !== undefined && !form) headers['Content-Type'] = 'application/json';
     let r, j = null;
     try {
       // No `cache: 'no-store'`: Chromium would add Cache-Control: no-cache, which tells
       // the gateway to skip its response cache. Its GET answers are no-store anyway.
       r = await fetch(BASE + path, {
         method, headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined || form ? body : JSON.stringify(body),
       });
     } catch (e) {
       return { ok: false, status: 0, error: {
@@ -283,6 +285,55 @@
     promptEl.value = text;
     promptChanged();
   }
+
+  /* ---- attached images (edits): thumbnails from object URLs, at most 14 ---- */
+  const MAX_IMAGES = 14;
+  const imagesEl = $('images'), thumbsEl = $('thumbs'), imagesError = $('images-error');
+  let attached = []; // [{file, url}] in upload order
+  function addFiles(files) {
+    files = [...files];
+    if (!files.length) return;
+    const room = MAX_IMAGES - attached.length, take = files.slice(0, Math.max(0, room));
+    attached.push(...take.map((file) => ({ file, url: URL.createObjectURL(file) })));
+    const left = files.length - take.length;
+    imagesError.textContent = left ? 'At most ' + MAX_IMAGES + ' images: ' + plural(left, 'file') + ' not added.' : '';
+    imagesError.hidden = !left;
+    renderThumbs();
+    announce((take.length ? plural(take.length, 'image') + ' attached, ' + attached.length + ' in all.' : '')
+      + (left ? ' ' + imagesError.textContent : ''));
+  }
+  function removeImage(i) {
+    const [gone] = attached.splice(i, 1);
+    URL.revokeObjectURL(gone.url);
+    imagesError.hidden = true;
+    imagesError.textContent = '';
+    renderThumbs();
+    const next = thumbsEl.querySelectorAll('button')[Math.min(i, attached.length - 1)];
+    (next || imagesEl).focus();
+    announce('Removed ' + gone.file.name + '. ' + plural(attached.length, 'image') + ' attached.');
+  }
+  function renderThumbs() {
+    thumbsEl.replaceChildren(...attached.map((a, i) => {
+      const b = el('button', { type: 'button', class: 'secondary small' }, 'Remove',
+        el('span', { class: 'visually-hidden' }, ' image ' + (i + 1) + ': ' + a.file.name));
+      b.addEventListener('click', () => removeImage(i));
+      return el('li', {}, el('img', { src: a.url, alt: a.file.name }), b);
+    }));
+    thumbsEl.hidden = !attached.length;
+  }
+  imagesEl.addEventListener('change', () => { addFiles(imagesEl.files); imagesEl.value = ''; });
+  const imageFiles = (dt) => [...((dt && dt.files) || [])].filter((f) => /^image\//.test(f.type));
+  promptEl.addEventListener('paste', (e) => {
+    const f = imageFiles(e.clipboardData);
+    if (f.length) { e.preventDefault(); addFiles(f); }
+  });
+  promptEl.addEventListener('dragover', (e) => {
+    if (e.dataTransfer && [...e.dataTransfer.types].includes('Files')) e.preventDefault();
+  });
+  promptEl.addEventListener('drop', (e) => {
+    const f = imageFiles(e.dataTransfer);
+    if (f.length) { e.preventDefault(); addFiles(f); }
+  });
 
   /* Inspire me: a curated list of sample prompts, never the same one twice in a row. */
   const SAMPLES = [
@@ -519,20 +570,33 @@
     return b;
   }
 
-  /* One model: POST v1/images/generations with n images. */
-  async function generate(body) {
+  /* An edit's multipart body: the images as image[] parts in order, then the fields. */
+  function editForm(body, files) {
+    const f = new FormData();
+    files.forEach((file) => f.append('image[]', file));
+    for (const [k, v] of Object.entries(body)) f.append(k, String(v));
+    return f;
+  }
+  /* POST v1/images/generations, or v1/images/edits when images are attached. */
+  const imageCall = (body, files) => (files && files.length
+    ? api('POST', 'v1/images/edits', editForm(body, files))
+    : api('POST', 'v1/images/generations', body));
+
+  /* One model: POST v1/images/generations (or edits) with n images. */
+  async function generate(body, files) {
     const n = body.n || 1, label = body.model || 'default model';
     const cards = [];
     for (let i = 0; i < n; i++) cards.push(pendingCard(n > 1 ? label + ' · ' + (i + 1) : label, body.aspect_ratio, body.model));
     cards.forEach((c) => setCardStatus(c, 'running', 'Generating…'));
-    const mine = startRun('Generating ' + plural(n, 'image') + ' with ' + label + '…', 0, cards);
-    const res = await api('POST', 'v1/images/generations', body);
+    const mine = startRun((files ? 'Editing ' + plural(files.length, 'image') + ' into ' : 'Generating ')
+      + plural(n, 'image') + ' with ' + label + '…', 0, cards);
+    const res = await imageCall(body, files);
     if (mine !== run) return;
     endRun();
     if (!res.ok || !Array.isArray(res.json.data)) {
       grid.replaceChildren();
       emptyEl.hidden = false;
-      showError(errorBox, res.ok ? { message: 'The gateway sent no images.' } : res.error, () => generate(body), res.retryAfter, res.status);
+      showError(errorBox, res.ok ? { message: 'The gateway sent no images.' } : res.error, () => generate(body, files), res.retryAfter, res.status);
       announce('The request failed.');
       return;
     }
@@ -638,27 +702,55 @@
     }
   }
 
-  /* A failed model of a comparison, tried again on its own as a one-image generation. */
-  async function retryModel(c, body, done) {
+  /* One model of a comparison on its own, as a one-image generation (or an edit of the
+     files): a failed model's Retry, and each card of an edit comparison. */
+  async function oneModel(c, body, done, files) {
     const { models: _, ...rest } = body;
-    const fresh = pendingCard(c.label, body.aspect_ratio, c.model);
-    setCardStatus(fresh, 'running', 'Generating…');
-    c.el.replaceWith(fresh.el);
-    c.el = fresh.el;
-    c.status = fresh.status;
-    const res = await api('POST', 'v1/images/generations', { ...rest, model: c.model });
+    const res = await imageCall({ ...rest, model: c.model }, files);
     const item = res.ok && Array.isArray(res.json.data) ? res.json.data[0] : null;
     if (!item || typeof item.b64_json !== 'string') {
-      failCard(c, res.ok ? { message: 'No image was produced.' } : res.error, (card) => retryModel(card, body, done));
-      announce(c.label + ' failed again.');
-      return;
+      failCard(c, res.ok ? { message: 'No image was produced.' } : res.error, (card) => retryModel(card, body, done, files));
+      return false;
     }
     const { url, ext } = b64Blob(item.b64_json);
     fillCard(c, { src: url, href: url, model: c.model, alt: str(item.revised_prompt) || body.prompt,
       file: 'imagegw-' + slug(c.model) + '.' + ext }, done);
     done.push(c);
+    return true;
+  }
+  async function retryModel(c, body, done, files) {
+    const fresh = pendingCard(c.label, body.aspect_ratio, c.model);
+    setCardStatus(fresh, 'running', 'Generating…');
+    c.el.replaceWith(fresh.el);
+    c.el = fresh.el;
+    c.status = fresh.status;
+    if (!await oneModel(c, body, done, files)) { announce(c.label + ' failed again.'); return; }
     announce(c.label + ' is ready.');
     chime();
+  }
+
+  /* Several models with images attached: a job cannot carry them, so one edit request
+     per model, in parallel, each filling its own card. */
+  async function compareEdits(body, files) {
+    const cards = body.models.map((m) => pendingCard(m, body.aspect_ratio, m));
+    const mine = startRun('Editing with ' + plural(cards.length, 'model') + '…', cards.length, cards);
+    const done = [];
+    let finished = 0;
+    await Promise.all(cards.map(async (c) => {
+      setCardStatus(c, 'running', 'Generating…');
+      await oneModel(c, body, done, files);
+      if (mine !== run) return;
+      done.sort((a, b) => cards.indexOf(a) - cards.indexOf(b));
+      progressBar.value = ++finished;
+      progressText.textContent = finished + ' of ' + cards.length + ' models done';
+      announce(progressText.textContent + '.');
+    }));
+    if (mine !== run) return;
+    endRun();
+    const ok = done.length;
+    showMeta(meta, [['Edited', plural(files.length, 'image')], ['Models', plural(cards.length, 'model')]]);
+    announce('Edits done: ' + plural(ok, 'image') + ' ready' + (ok < cards.length ? ', ' + (cards.length - ok) + ' failed' : '') + '.');
+    if (ok) chime();
   }
 
   function showMeta(box, rows) {
@@ -682,11 +774,12 @@
       return;
     }
     const body = { prompt, ...options() };
-    if (sel.length > 1) { compare({ ...body, models: sel }); return; }
+    const files = attached.length ? attached.map((a) => a.file) : null;
+    if (sel.length > 1) { (files ? compareEdits : compare)({ ...body, models: sel }, files); return; }
     if (sel.length === 1) body.model = sel[0];
     const n = parseInt(nEl.value, 10);
     if (n > 1) body.n = Math.min(n, 10);
-    generate(body);
+    generate(body, files);
   }
   form.addEventListener('submit', (e) => { e.preventDefault(); submit(); });
   goBtn.addEventListener('click', (e) => { if (goBtn.getAttribute('aria-disabled')) e.preventDefault(); });
