@@ -1,8 +1,8 @@
 // Accessibility checks that a machine can make, in the light and the dark colour
 // scheme: every text's contrast against what is behind it (WCAG AA: 4.5:1, 3:1 for
 // large text), a label for every control, the landmarks and live regions, over the
-// states the page goes through (results, an error, a suggestion, the gallery and its
-// delete confirmation, dialogs).
+// states the page goes through (results, an error, a suggestion, attached images, the
+// gallery and its delete confirmation, dialogs).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -122,6 +122,11 @@ for (const scheme of ['light', 'dark']) {
     await page.locator('#grid .thumb').first().click();
     await check(page, 'the full-size view');
     await page.keyboard.press('Escape');
+    // Attached images (thumbnails, Remove buttons) and the message past 14.
+    const dot = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+    await page.setInputFiles('#images', Array.from({ length: 15 }, (_, i) => ({ name: i + '.png', mimeType: 'image/png', buffer: dot })));
+    await page.locator('#images-error').waitFor();
+    await check(page, 'attached images');
     // The gallery.
     await page.getByRole('link', { name: 'Gallery' }).click();
     await page.locator('#gallery-list li').first().waitFor();
