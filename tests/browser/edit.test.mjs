@@ -140,7 +140,7 @@ test('two images and two models: one edit per model, each filling its card', asy
   await page.context().close();
 });
 
-test('thumbnails: removed by keyboard (object URL revoked), at most 14', async () => {
+test('thumbnails: removed by keyboard (object URL revoked), at most 14, paste and drop', async () => {
   const page = await openPage(browser, gw.page, { init: RECORD });
   const imgs = [1, 2, 3].map((i) => file('p' + i + '.png', png(8, 8, [i * 60, 0, 0])));
   await page.setInputFiles('#images', imgs);
@@ -172,6 +172,18 @@ test('thumbnails: removed by keyboard (object URL revoked), at most 14', async (
   });
   assert.equal(await page.locator('#thumbs li').count(), 14);
   assert.equal(await page.locator('#thumbs img').last().getAttribute('alt'), 'pasted.png');
+  // So does dropping image files onto it.
+  await page.locator('#thumbs button').first().click();
+  await page.locator('#prompt').evaluate((t) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array([137, 80, 78, 71])], 'dropped.png', { type: 'image/png' }));
+    const over = new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true });
+    t.dispatchEvent(over);
+    window.overTaken = over.defaultPrevented;
+    t.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+  assert.equal(await page.evaluate(() => window.overTaken), true, 'the prompt accepts a drop of files');
+  assert.equal(await page.locator('#thumbs img').last().getAttribute('alt'), 'dropped.png');
   assertNoProblems(page);
   await page.context().close();
 });
