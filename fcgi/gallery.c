@@ -2,6 +2,7 @@
  * caller's past jobs and generations, newest first, paged with a `before`
  * cursor (an entry id), each image behind a fresh signed link; and deleting
  * one of them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,6 +194,17 @@ enum img_err gallery_delete_route(struct ctx *c)
 {
 	if (!c->app->cfg.gallery_enabled)
 		return gallery_off(c);
+	/* Anonymous callers share one gallery.  On a gateway with no keys at
+	 * all (allow_anonymous = auto) that is the operator's own; one opened
+	 * on purpose (true) serves visitors, and one must not wipe the rest. */
+	if (c->authed == AUTH_ANONYMOUS && strcmp(c->app->cfg.allow_anonymous, "auto") != 0) {
+		err_set(&c->err, IMG_FORBIDDEN, NULL,
+			"Deleting from the gallery needs an API key on a gateway open to the "
+			"public (allow_anonymous = true).");
+		snprintf(c->err.remedy, sizeof c->err.remedy,
+			 "Send a client key (imagegw key create) or the admin key.");
+		return IMG_FORBIDDEN;
+	}
 	const char *id = path_id(c);
 	if (!id)
 		return no_such_entry(c);

@@ -401,6 +401,24 @@ def test_anonymous_callers_delete_anonymous_entries(gw):
     assert entries(gw) == before
 
 
+def test_anonymous_deletes_need_a_key_where_the_public_is_let_in(make_gateway, mock):
+    """allow_anonymous = true opens the gateway to visitors, who share one
+    gallery: they may look at it, not delete from it.  A client key (its own
+    entries) and the admin key still delete."""
+    g = make_gateway(settings(mock, allow_anonymous="true"))
+    assert g.generate(prompt=unique_prompt("public"), model="local-preview").status == 200
+    assert wait_entries(g, 1) == 1
+    item = newest(g)
+    err = assert_error(delete(g, item["id"]), "IMG_FORBIDDEN")
+    assert "key" in err["remedy"], err
+    # a malformed id is refused the same way: nothing is looked up
+    assert_error(delete(g, "gal_nope"), "IMG_FORBIDDEN")
+    assert entries(g) == 1 and item["id"] in ids(g)
+    key = run_cli(g, "key", "create", "--name", "admin", "--admin").stdout.strip()
+    assert delete(g, item["id"], {"Authorization": f"Bearer {key}"}).status == 200
+    assert entries(g) == 0
+
+
 def test_delete_keeps_images_others_use(make_gateway, mock):
     """A blob named by another entry, or by a cache row, stays on disk when an
     entry that shows it is deleted over HTTP; it goes with the last reference."""
