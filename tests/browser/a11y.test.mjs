@@ -6,19 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startLauncher, launchBrowser, openPage, pickModels, uniquePrompt, assertNoProblems,
+  startGateways, stopGateways, openPage, pickModels, uniquePrompt, assertNoProblems,
 } from './harness.mjs';
 
-let launcher, browser, gw;
-before(async () => {
-  launcher = await startLauncher();
-  gw = await launcher.gateway({ mock: true });
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (launcher) await launcher.stop();
-});
+const suite = {};
+let browser, gw;
+before(async () => ({ browser, gw } = await startGateways(suite, { gw: { mock: true } })));
+after(() => stopGateways(suite));
 
 /* Runs in the page: [{text, ratio, need, fg, bg}] for every visible text whose
    contrast is below AA. Backgrounds are composed up the ancestors (alpha-blended);

@@ -7,22 +7,18 @@ import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import {
-  startLauncher, launchBrowser, openPage, screenshot, pickModels, uniquePrompt,
+  startGateways, stopGateways, openPage, screenshot, pickModels, uniquePrompt,
   assertOnlyOwnOrigin, assertNoProblems, ROOT,
 } from './harness.mjs';
 
 const KEY = 'page-test-key-4f1c';
-let launcher, browser, keyed, based;
-before(async () => {
-  launcher = await startLauncher();
-  keyed = await launcher.gateway({ settings: { api_key: KEY } });
-  based = await launcher.gateway({ base_path: '/imagegw' });
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (launcher) await launcher.stop();
-});
+const suite = {};
+let browser, keyed, based;
+before(async () => ({ browser, keyed, based } = await startGateways(suite, {
+  keyed: { settings: { api_key: KEY } },
+  based: { base_path: '/imagegw' },
+})));
+after(() => stopGateways(suite));
 
 test('a gateway that wants a key: 401 with its remedy, then the key in sessionStorage only', async () => {
   const page = await openPage(browser, keyed.page);

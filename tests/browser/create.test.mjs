@@ -5,20 +5,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startLauncher, launchBrowser, openPage, screenshot, pickModels, uniquePrompt,
+  startGateways, stopGateways, openPage, screenshot, pickModels, uniquePrompt,
   assertOnlyOwnOrigin, assertNoProblems, waitLive, PHONE,
 } from './harness.mjs';
 
-let launcher, browser, gw;
-before(async () => {
-  launcher = await startLauncher();
-  gw = await launcher.gateway({ mock: true });
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (launcher) await launcher.stop();
-});
+const suite = {};
+let browser, gw;
+before(async () => ({ browser, gw } = await startGateways(suite, { gw: { mock: true } })));
+after(() => stopGateways(suite));
 
 // Console lines Chromium writes for HTTP errors a test asked for.
 const HTTP_ERRORS = [/Failed to load resource: the server responded with a status of (4|5)\d\d/];

@@ -8,20 +8,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { deflateSync, crc32 } from 'node:zlib';
 import {
-  startLauncher, launchBrowser, openPage, screenshot, pickModels, uniquePrompt,
+  startGateways, stopGateways, openPage, screenshot, pickModels, uniquePrompt,
   assertOnlyOwnOrigin, assertNoProblems, waitLive, api,
 } from './harness.mjs';
 
+const suite = {};
 let launcher, browser, gw;
-before(async () => {
-  launcher = await startLauncher();
-  gw = await launcher.gateway({ mock: true });
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (launcher) await launcher.stop();
-});
+before(async () => ({ launcher, browser, gw } = await startGateways(suite, { gw: { mock: true } })));
+after(() => stopGateways(suite));
 
 const HTTP_ERRORS = [/Failed to load resource: the server responded with a status of (4|5)\d\d/];
 

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startLauncher, launchBrowser, openPage, screenshot, api, assertOnlyOwnOrigin, assertNoProblems,
+  startGateways, stopGateways, openPage, screenshot, api, assertOnlyOwnOrigin, assertNoProblems,
   waitLive, PHONE,
 } from './harness.mjs';
 
@@ -27,21 +27,18 @@ async function record(g, prompt, count, extra = {}) {
   assert.fail('the gallery never held ' + count + ' entries');
 }
 
-before(async () => {
-  launcher = await startLauncher();
-  gw = await launcher.gateway();
-  // Seven entries (pages of 3, 3 and 1), one of them with markup in its prompt.
+/* Seven entries (pages of 3, 3 and 1), one of them with markup in its prompt. */
+async function seed({ gw: g }) {
   for (let i = 1; i <= 7; i++) {
     const prompt = i === 5 ? EVIL : `gallery entry ${i} of seven, a paper boat`;
-    await record(gw, prompt, i, i === 2 ? { n: 2 } : {});
+    await record(g, prompt, i, i === 2 ? { n: 2 } : {});
     prompts.push(prompt);
   }
-  browser = await launchBrowser();
-});
-after(async () => {
-  if (browser) await browser.close();
-  if (launcher) await launcher.stop();
-});
+}
+
+const suite = {};
+before(async () => ({ launcher, browser, gw } = await startGateways(suite, { gw: {} }, seed)));
+after(() => stopGateways(suite));
 
 const shown = (page) => page.locator('#gallery-list .entry-prompt').allTextContents();
 const newest = () => [...prompts].reverse();

@@ -52,6 +52,25 @@ export async function launchBrowser() {
   });
 }
 
+/* The set-up every test file shares, for its before/after hooks: into s, a launcher,
+   the gateways named in `gateways` ({name: options for launcher.gateway}), then
+   prepare(s) if given (seed data), then Chromium.  Returns s: s.launcher, s.browser
+   and s[name] for each gateway.  (One hook for all of it: node:test does not wait
+   for one root-level `before` to finish before it starts the next.) */
+export async function startGateways(s, gateways, prepare) {
+  s.launcher = await startLauncher();
+  for (const [name, opts] of Object.entries(gateways)) s[name] = await s.launcher.gateway(opts);
+  if (prepare) await prepare(s);
+  s.browser = await launchBrowser();
+  return s;
+}
+
+/* Stops what startGateways started in s, also when it failed half-way. */
+export async function stopGateways(s) {
+  if (s.browser) await s.browser.close();
+  if (s.launcher) await s.launcher.stop();
+}
+
 export const DESKTOP = { width: 1280, height: 860 };
 export const PHONE = { width: 360, height: 740 };
 
