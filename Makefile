@@ -218,7 +218,7 @@ install: $(BUILD)/imagegw
 	install -m 0755 $(BUILD)/imagegw $(DESTDIR)$(PREFIX)/bin/imagegw
 	cp -R deploy/www/. $(DESTDIR)$(PREFIX)/share/imagegw/www/
 	cp -R deploy/lighttpd deploy/apache deploy/nginx deploy/imagegw.conf.example \
-		deploy/content-filter.txt $(DESTDIR)$(PREFIX)/share/imagegw/deploy/
+		deploy/content-filter.txt deploy/expect-lines.sh $(DESTDIR)$(PREFIX)/share/imagegw/deploy/
 
 clean:
 	rm -rf $(BUILD)

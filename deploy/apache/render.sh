@@ -36,18 +36,7 @@ done
 mkdir -p "$run_dir/logs" "$run_dir/fcgidsock"
 conf=$run_dir/imagegw-site.conf
 
-# Each line render.sh changes must be there exactly once, so that the shipped
-# files and this script cannot drift apart unnoticed.
-expect() { # FILE LINE...
-	f=$1
-	shift
-	for want in "$@"; do
-		[ "$(grep -c -x -F -e "$want" "$f" || true)" = 1 ] || {
-			echo "render.sh: $(basename "$f") no longer has one line to become '$want'" >&2
-			exit 2
-		}
-	done
-}
+. "$here/../expect-lines.sh" # expect FILE LINE...: each exactly once in the file
 case $site in
 fcgid | cgi)
 	src=$here/imagegw.conf

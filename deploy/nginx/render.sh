@@ -18,18 +18,7 @@ esac
 mkdir -p "$run_dir/tmp"
 sock=$run_dir/imagegw.sock
 
-# Each line changed must be there exactly once, so that the shipped files and
-# this script cannot drift apart unnoticed.
-expect() { # FILE LINE...
-	f=$1
-	shift
-	for want in "$@"; do
-		[ "$(grep -c -x -F -e "$want" "$f" || true)" = 1 ] || {
-			echo "render.sh: $(basename "$f") no longer has one line to become '$want'" >&2
-			exit 2
-		}
-	done
-}
+. "$here/../expect-lines.sh" # expect FILE LINE...: each exactly once in the file
 site=$run_dir/imagegw-site.conf
 sed -e "s|^	listen 80;|	listen ${IMAGEGW_BIND:-127.0.0.1}:$port;|" \
     -e "s|^	root /usr/local/share/imagegw/www;|	root $www;|" \

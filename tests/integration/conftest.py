@@ -119,6 +119,16 @@ class Mock:
             self.proc.kill()
 
 
+def read_log(path, event=None):
+    """The JSON log lines of an imagegw log file (of one event, if given)."""
+    try:
+        with open(path) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+    return [e for e in lines if event is None or e.get("event") == event]
+
+
 class Gateway:
     """The web server (SERVER) + imagegw with a config file written from
     `settings`; `env` joins the responders' environment; at most `max_procs`
@@ -195,12 +205,7 @@ class Gateway:
         return self.request("GET", path, None, headers)
 
     def log_events(self, event=None):
-        try:
-            with open(self.log_file) as f:
-                lines = [json.loads(l) for l in f if l.strip()]
-        except FileNotFoundError:
-            return []
-        return [e for e in lines if event is None or e.get("event") == event]
+        return read_log(self.log_file, event)
 
     def log_text(self):
         try:

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import BIN, ROOT, assert_error, free_port, http, unique_prompt
+from conftest import BIN, ROOT, assert_error, free_port, http, read_log, unique_prompt
 
 ADMIN = "deploy-admin-key-0123456789"
 needs_user = pytest.mark.skipif(
@@ -99,12 +99,21 @@ class Site:
         return self.request("POST", path, body, headers, timeout)
 
     def log_events(self, event=None):
-        try:
-            with open(self.log_file) as f:
-                lines = [json.loads(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
-        return [e for e in lines if event is None or e.get("event") == event]
+        return read_log(self.log_file, event)
+
+    def imagegw_pids(self):
+        """Running processes of the binary started with this site's config."""
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if os.readlink(f"/proc/{pid}/exe") != BIN:
+                    continue
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if self.config.encode() in f.read():
+                        pids.append(int(pid))
+            except OSError:
+                continue
+        return pids
 
     def wait_events(self, event, predicate, count=1, timeout=5.0):
         """The events that satisfy predicate, once there are at least count of

@@ -45,27 +45,12 @@ def test_page_and_health(site):
     check_page_and_health(site)
 
 
-def imagegw_processes(site):
-    """Running processes of the binary with this site's config."""
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink(f"/proc/{pid}/exe") != BIN:
-                continue
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if site.config.encode() in f.read():
-                    pids.append(int(pid))
-        except OSError:
-            continue
-    return pids
-
-
 def test_no_process_outlives_its_request(site):
     for _ in range(3):
         assert generate(site, site.key).status == 200
     deadline = time.time() + 5
-    while imagegw_processes(site):
-        assert time.time() < deadline, imagegw_processes(site)
+    while site.imagegw_pids():
+        assert time.time() < deadline, site.imagegw_pids()
         time.sleep(0.05)
 
 

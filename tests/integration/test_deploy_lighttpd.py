@@ -2,7 +2,6 @@
 rendered by deploy/lighttpd/render-site.sh (the `make run` template is what
 the rest of the suite runs on): max-procs responders, X-Sendfile, the request
 size limit and keys, as an operator checks them after installing it."""
-import os
 import time
 
 import pytest
@@ -12,20 +11,6 @@ from deploytest import (Site, check_big_edit, check_generate_and_url, check_keys
                         check_page_and_health, check_too_large, needs_user, render)
 
 pytestmark = needs_user
-
-
-def responders(site):
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink(f"/proc/{pid}/exe") != BIN:
-                continue
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if site.config.encode() in f.read():
-                    pids.append(int(pid))
-        except OSError:
-            continue
-    return pids
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +33,8 @@ def site():
 def test_page_health_and_processes(site):
     check_page_and_health(site)
     deadline = time.time() + 5
-    while len(responders(site)) != 4:  # max-procs
-        assert time.time() < deadline, responders(site)
+    while len(site.imagegw_pids()) != 4:  # max-procs
+        assert time.time() < deadline, site.imagegw_pids()
         time.sleep(0.05)
 
 
